@@ -1,0 +1,84 @@
+//! The results ingester: consumes scan results and writes them to Redis (latest per check,
+//! change history, status counters, scan progress). Ingestion is idempotent, so redelivered
+//! results change nothing; a result that does not parse is dead-lettered with the reason; a
+//! Redis outage returns the result to the queue to try again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lapin::message::Delivery;
+use shared::broker::{Broker, ConsumerSpec, Publisher, ack, dead_letter, requeue, spawn_consumer};
+use shared::messages::{ScanResult, decode};
+use shared::store::{IngestOutcome, Store};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+pub async fn run(
+    broker: Arc<Broker>,
+    publisher: Publisher,
+    store: Store,
+    prefetch: u16,
+    shutdown: CancellationToken,
+) {
+    let queue = broker.topology().results().name;
+    let mut deliveries = spawn_consumer(
+        broker,
+        ConsumerSpec {
+            queue: queue.clone(),
+            prefetch,
+            tag: "scheduler-ingest".into(),
+            priority: None,
+        },
+        shutdown.clone(),
+    );
+    while let Some(delivery) = deliveries.recv().await {
+        handle(&publisher, &store, &queue, &delivery).await;
+    }
+}
+
+async fn handle(publisher: &Publisher, store: &Store, queue: &str, delivery: &Delivery) {
+    let result: ScanResult = match decode(&delivery.data) {
+        Ok(r) => r,
+        Err(e) => {
+            dead_letter(
+                publisher,
+                queue,
+                delivery,
+                &format!("undecodable result: {e}"),
+            )
+            .await;
+            return;
+        }
+    };
+    let span = tracing::info_span!(
+        "ingest_result",
+        job_id = %result.job_id,
+        scan_id = %result.scan_id,
+        connection_id = %result.connection_id,
+        service = %result.service,
+    );
+    shared::telemetry::follow_trace_context(&span, delivery.properties.headers().as_ref());
+    async {
+        match store.ingest(&result).await {
+            Ok(IngestOutcome::Duplicate) => {
+                tracing::info!("result already ingested; nothing changed");
+                ack(delivery).await;
+            }
+            Ok(IngestOutcome::Applied { scan_completed }) => {
+                tracing::info!(
+                    checks = result.checks.len(),
+                    scan_completed,
+                    "result ingested"
+                );
+                ack(delivery).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot ingest now; returning the result");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                requeue(delivery).await;
+            }
+        }
+    }
+    .instrument(span)
+    .await;
+}

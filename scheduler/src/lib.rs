@@ -1,0 +1,124 @@
+//! The scheduler: the fleet's control plane. It owns connections (HTTP API), plans the weekly
+//! scans, turns rescan requests into jobs, and ingests results into Redis. Several replicas may
+//! run at once; nothing is scheduled or ingested twice.
+//!
+//! - [`api`]: the HTTP API;
+//! - [`planner`]: weekly slots and the claim that keeps replicas from double-enqueuing;
+//! - [`rescan`]: rescan requests from any AMQP client;
+//! - [`ingest`]: results into status and history;
+//! - [`scans`]: how a scan becomes jobs (shared by the three above);
+//! - [`cli`]: the command-line client.
+//!
+//! [`run`] is the library entry point the binary and the end-to-end tests share.
+
+pub mod api;
+pub mod cli;
+pub mod ingest;
+pub mod planner;
+pub mod rescan;
+pub mod scans;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use shared::broker::{Broker, Publisher, Topology};
+use shared::config::{BrokerArgs, LogArgs, RedisArgs, SecretArgs};
+use shared::store::Store;
+use tokio_util::sync::CancellationToken;
+
+/// `scheduler serve` settings (flags or `FLEET_*` environment variables).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SchedulerConfig {
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    #[command(flatten)]
+    pub secrets: SecretArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Address of the HTTP API.
+    #[arg(long, env = "FLEET_API_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The operator's API bearer token.
+    #[arg(long, env = "FLEET_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: String,
+    /// Seconds between planning passes.
+    #[arg(long, env = "FLEET_PLAN_INTERVAL_SECS", default_value_t = 30.0)]
+    pub plan_interval_secs: f64,
+    /// Results ingested in parallel (prefetch of the results queue).
+    #[arg(long, env = "FLEET_INGEST_PREFETCH", default_value_t = 32)]
+    pub ingest_prefetch: u16,
+    /// Scan a connection right after it is created.
+    #[arg(long, env = "FLEET_SCAN_ON_CREATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub scan_on_create: bool,
+}
+
+/// Runs the API, planner, rescan consumer and ingester until `shutdown` fires. `on_listen`
+/// receives the bound address (useful with port 0).
+pub async fn run(
+    config: SchedulerConfig,
+    shutdown: CancellationToken,
+    on_listen: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+) -> anyhow::Result<()> {
+    if config.operator_token.trim().len() < 16 {
+        anyhow::bail!("the operator token must be at least 16 characters");
+    }
+    let store = Store::connect(&config.redis.redis_url, &config.redis.key_prefix).await?;
+    let broker = Broker::connect(
+        config.broker.amqp_url.clone(),
+        Topology::new(&config.broker.queue_prefix),
+        "scheduler",
+    )
+    .await?;
+    let publisher = Publisher::new(broker.clone());
+
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let app = api::router(api::ApiState {
+        store: store.clone(),
+        publisher: publisher.clone(),
+        broker: broker.clone(),
+        keys: config.secrets.secret_keys.clone(),
+        operator_token_digest: api::auth::digest(config.operator_token.trim()),
+        scan_on_create: config.scan_on_create,
+    });
+    tracing::info!(%addr, "HTTP API listening");
+    if let Some(tx) = on_listen {
+        let _ = tx.send(addr);
+    }
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(planner::run(
+        store.clone(),
+        publisher.clone(),
+        Duration::from_secs_f64(config.plan_interval_secs.max(0.05)),
+        shutdown.clone(),
+    ));
+    tasks.spawn(rescan::run(
+        broker.clone(),
+        publisher.clone(),
+        store.clone(),
+        shutdown.clone(),
+    ));
+    tasks.spawn(ingest::run(
+        broker.clone(),
+        publisher.clone(),
+        store.clone(),
+        config.ingest_prefetch.max(1),
+        shutdown.clone(),
+    ));
+    let server_shutdown = shutdown.clone();
+    tasks.spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(server_shutdown.cancelled_owned())
+            .await
+        {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+    while tasks.join_next().await.is_some() {}
+    broker.close().await;
+    tracing::info!("scheduler stopped");
+    Ok(())
+}

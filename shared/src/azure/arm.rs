@@ -1,0 +1,349 @@
+//! The Azure Resource Manager client: authenticated GETs, nextLink paging, retries.
+//!
+//! One [`ArmClient`] per process (it holds the HTTP connection pool and the token provider); one
+//! [`ArmSession`] per job (it binds a principal and counts the job's calls). Behaviour:
+//! - paging follows `nextLink` until it is absent, null or empty; empty pages with a nextLink go
+//!   on; a repeated nextLink is an error, never a loop; a nextLink to another host is refused
+//!   (the bearer token must not leave the cloud's ARM endpoint);
+//! - transient failures (429, 5xx, network) are retried with backon's exponential backoff with
+//!   jitter, and a 429 waits what `Retry-After` / `retry-after-ms` / `x-ms-retry-after-ms` say;
+//! - a 401 `ExpiredAuthenticationToken` gets a fresh token and one immediate retry;
+//! - every response's `x-ms-request-id` is logged and kept in errors.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use url::Url;
+
+use super::errors::ArmError;
+use super::token::{Principal, TokenProvider};
+
+/// Retry settings for ARM calls.
+#[derive(Debug, Clone, Copy)]
+pub struct RetrySettings {
+    /// Retries after the first attempt, for transient errors.
+    pub max_retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// Longest `Retry-After` honoured for one wait.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            max_retries: 6,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Safety stop for paging, far above any real collection.
+const MAX_PAGES: usize = 10_000;
+
+/// Calls made by one session (one job).
+#[derive(Debug, Default)]
+pub struct ArmStats {
+    pub requests: AtomicU64,
+    pub throttled: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+/// Process-wide ARM access: HTTP pool + token cache.
+#[derive(Debug, Clone)]
+pub struct ArmClient {
+    http: reqwest::Client,
+    tokens: TokenProvider,
+    retry: RetrySettings,
+}
+
+impl ArmClient {
+    pub fn new(http: reqwest::Client, tokens: TokenProvider, retry: RetrySettings) -> Self {
+        Self {
+            http,
+            tokens,
+            retry,
+        }
+    }
+
+    pub fn tokens(&self) -> &TokenProvider {
+        &self.tokens
+    }
+
+    /// A session for one principal against its cloud's Resource Manager.
+    pub fn session(&self, principal: Principal) -> Result<ArmSession, ArmError> {
+        let base = Url::parse(&principal.endpoints.resource_manager).map_err(|e| {
+            ArmError::protocol(format!("Resource Manager endpoint is not a URL: {e}"))
+        })?;
+        Ok(ArmSession {
+            client: self.clone(),
+            principal: Arc::new(principal),
+            base,
+            stats: Arc::default(),
+        })
+    }
+}
+
+/// ARM access for one job: one principal, its own counters.
+#[derive(Debug, Clone)]
+pub struct ArmSession {
+    client: ArmClient,
+    principal: Arc<Principal>,
+    base: Url,
+    stats: Arc<ArmStats>,
+}
+
+impl ArmSession {
+    pub fn stats(&self) -> &ArmStats {
+        &self.stats
+    }
+
+    /// The same principal with its own counters (to measure one collection of a job).
+    pub fn fork(&self) -> Self {
+        Self {
+            stats: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// `{arm}{path}?api-version={v}`; `path` starts with `/`.
+    pub fn url(&self, path: &str, api_version: &str) -> String {
+        let base = self.base.as_str().trim_end_matches('/');
+        let sep = if path.contains('?') { '&' } else { '?' };
+        format!("{base}{path}{sep}api-version={api_version}")
+    }
+
+    /// One object.
+    pub async fn get(&self, url: &str) -> Result<Value, ArmError> {
+        self.get_with_retries(url).await
+    }
+
+    /// A collection, every page.
+    pub async fn list(&self, url: &str) -> Result<Vec<Value>, ArmError> {
+        let mut items = Vec::new();
+        let mut seen = HashSet::new();
+        let mut next = Some(url.to_string());
+        while let Some(page_url) = next.take() {
+            if !seen.insert(page_url.clone()) {
+                return Err(ArmError::protocol(format!(
+                    "paging loop: nextLink repeats {}",
+                    strip_query(&page_url)
+                )));
+            }
+            if seen.len() > MAX_PAGES {
+                return Err(ArmError::protocol(format!(
+                    "more than {MAX_PAGES} pages at {}",
+                    strip_query(url)
+                )));
+            }
+            self.check_same_origin(&page_url)?;
+            let page = self.get_with_retries(&page_url).await?;
+            match page.get("value") {
+                Some(Value::Array(values)) => items.extend(values.iter().cloned()),
+                Some(Value::Null) | None => {}
+                Some(_) => {
+                    return Err(ArmError::protocol(format!(
+                        "collection response has a non-array `value` at {}",
+                        strip_query(&page_url)
+                    )));
+                }
+            }
+            next = page
+                .get("nextLink")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string);
+        }
+        Ok(items)
+    }
+
+    fn check_same_origin(&self, url: &str) -> Result<(), ArmError> {
+        let parsed =
+            Url::parse(url).map_err(|e| ArmError::protocol(format!("bad URL {url:?}: {e}")))?;
+        if parsed.scheme() != "https" || parsed.origin() != self.base.origin() {
+            return Err(ArmError::protocol(format!(
+                "refusing to send the token to {} (not the Resource Manager endpoint {})",
+                parsed.origin().ascii_serialization(),
+                self.base.origin().ascii_serialization()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn get_with_retries(&self, url: &str) -> Result<Value, ArmError> {
+        let settings = self.client.retry;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(settings.min_delay)
+            .with_max_delay(settings.max_delay)
+            .with_max_times(settings.max_retries)
+            .with_jitter();
+        (|| self.get_once(url))
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(ArmError::is_retryable)
+            .adjust(|err, planned| {
+                // Azure's own wait wins over our backoff, as long as retries remain.
+                planned.map(|d| {
+                    err.retry_after
+                        .map(|ra| ra.min(settings.max_retry_after))
+                        .unwrap_or(d)
+                })
+            })
+            .notify(|err, wait| {
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    url = %strip_query(url),
+                    wait_ms = wait.as_millis() as u64,
+                    error = %err,
+                    "ARM call failed, retrying"
+                );
+            })
+            .await
+    }
+
+    /// One attempt; a 401 for an expired token is answered with a fresh token and one resend.
+    async fn get_once(&self, url: &str) -> Result<Value, ArmError> {
+        match self.send(url).await {
+            Err(e) if e.code.as_deref() == Some("ExpiredAuthenticationToken") => {
+                tracing::info!("ARM says the token expired; fetching a new one");
+                self.client.tokens.invalidate(&self.principal);
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                self.send(url).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send(&self, url: &str) -> Result<Value, ArmError> {
+        let token = self
+            .client
+            .tokens
+            .arm_token(&self.principal)
+            .await
+            .map_err(ArmError::from_token)?;
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        let response = self
+            .client
+            .http
+            .get(url)
+            .header(
+                AUTHORIZATION,
+                format!("Bearer {}", token.value.expose_secret()),
+            )
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| ArmError::network(format!("{}: {}", strip_query(url), error_chain(&e))))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let request_id = header_str(&headers, "x-ms-request-id");
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| ArmError::network(format!("reading body: {}", error_chain(&e))))?;
+        tracing::debug!(
+            url = %strip_query(url),
+            status,
+            request_id = request_id.as_deref().unwrap_or(""),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "ARM GET"
+        );
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(&body).map_err(|e| {
+                ArmError::protocol(format!("response is not JSON at {}: {e}", strip_query(url)))
+            });
+        }
+        if status == 429 {
+            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(ArmError::from_response(
+            status,
+            &body,
+            request_id,
+            retry_after(&headers),
+        ))
+    }
+}
+
+/// How long Azure asks us to wait: `retry-after-ms`, `x-ms-retry-after-ms`, then `Retry-After`
+/// in seconds or as an HTTP date (the order the Azure SDKs use).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    for name in ["retry-after-ms", "x-ms-retry-after-ms"] {
+        if let Some(ms) = header_str(headers, name).and_then(|v| v.trim().parse::<u64>().ok()) {
+            return Some(Duration::from_millis(ms));
+        }
+    }
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().to_string();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(&value).ok()?;
+    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The URL without its query (no api-version noise or skip tokens in logs).
+pub fn strip_query(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_reads_every_form() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert("x-ms-retry-after-ms", HeaderValue::from_static("1500"));
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(1500)));
+        h.insert("retry-after-ms", HeaderValue::from_static("250"));
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(250)));
+
+        let mut h = HeaderMap::new();
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(&later).expect("header"));
+        let wait = retry_after(&h).expect("date form");
+        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(31));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+}

@@ -1,0 +1,160 @@
+//! Publishing with publisher confirms (DESIGN.md contract 3).
+//!
+//! A publish returns only once the broker has confirmed it (for quorum queues: a quorum of
+//! replicas has the message). A nack, an unroutable message (published `mandatory`), a closed
+//! channel or a lost connection are retried on a fresh channel with backoff; a caller that gets
+//! an error knows the message is not on the broker and must not ack what it was working on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Confirmation};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use super::connection::{Broker, BrokerError};
+use crate::messages::{Message, encode};
+
+/// A confirmed publisher on the fleet exchange.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    broker: Arc<Broker>,
+    channel: Arc<Mutex<Option<Channel>>>,
+}
+
+/// An outgoing message: body, AMQP properties and headers.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub exchange: String,
+    pub routing_key: String,
+    pub body: Vec<u8>,
+    pub properties: BasicProperties,
+}
+
+impl Publisher {
+    pub fn new(broker: Arc<Broker>) -> Self {
+        Self {
+            broker,
+            channel: Arc::default(),
+        }
+    }
+
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
+    }
+
+    /// Publishes a fleet message on the fleet exchange, with its schema as the AMQP `type`, a
+    /// `message_id`, persistence, and the current trace context in the headers.
+    pub async fn publish<M: Message>(
+        &self,
+        routing_key: &str,
+        message: &M,
+        message_id: Uuid,
+    ) -> Result<(), BrokerError> {
+        let mut headers = FieldTable::default();
+        crate::telemetry::inject_trace_context(&mut headers);
+        let properties = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_type(M::SCHEMA.into())
+            .with_message_id(message_id.to_string().into())
+            .with_delivery_mode(2)
+            .with_timestamp(chrono::Utc::now().timestamp().max(0) as u64)
+            .with_headers(headers);
+        self.publish_raw(Outgoing {
+            exchange: self.broker.topology().exchange(),
+            routing_key: routing_key.to_string(),
+            body: encode(message)?,
+            properties,
+        })
+        .await
+    }
+
+    /// Publishes anything, confirmed, retrying on a fresh channel.
+    pub async fn publish_raw(&self, outgoing: Outgoing) -> Result<(), BrokerError> {
+        let attempt = || self.try_publish(&outgoing);
+        attempt
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(100))
+                    .with_max_delay(Duration::from_secs(5))
+                    .with_max_times(12)
+                    .with_jitter(),
+            )
+            .sleep(tokio::time::sleep)
+            .notify(|e, wait| {
+                tracing::warn!(error = %e, routing_key = %outgoing.routing_key, wait_ms = wait.as_millis() as u64, "publish failed, retrying");
+            })
+            .await
+    }
+
+    async fn try_publish(&self, outgoing: &Outgoing) -> Result<(), BrokerError> {
+        let channel = self.confirm_channel().await?;
+        let result = async {
+            let confirm = channel
+                .basic_publish(
+                    outgoing.exchange.as_str().into(),
+                    outgoing.routing_key.as_str().into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
+                    &outgoing.body,
+                    outgoing.properties.clone(),
+                )
+                .await?
+                .await?;
+            Ok::<_, lapin::Error>(confirm)
+        }
+        .await;
+        let not_confirmed = |reason: String| BrokerError::NotConfirmed {
+            routing_key: outgoing.routing_key.clone(),
+            reason,
+        };
+        match result {
+            Ok(Confirmation::Ack(None)) => Ok(()),
+            Ok(Confirmation::Ack(Some(returned))) => Err(not_confirmed(format!(
+                "unroutable (returned: {} {})",
+                returned.reply_code, returned.reply_text
+            ))),
+            Ok(Confirmation::Nack(_)) => Err(not_confirmed("nacked by the broker".into())),
+            Ok(Confirmation::NotRequested) => {
+                self.reset().await;
+                Err(not_confirmed("channel was not in confirm mode".into()))
+            }
+            Err(e) => {
+                self.reset().await;
+                Err(not_confirmed(e.to_string()))
+            }
+        }
+    }
+
+    async fn confirm_channel(&self) -> Result<Channel, BrokerError> {
+        let mut guard = self.channel.lock().await;
+        if let Some(ch) = guard.as_ref().filter(|c| c.status().connected()) {
+            return Ok(ch.clone());
+        }
+        let ch = self.broker.channel().await?;
+        ch.confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(|e| BrokerError::NotConfirmed {
+                routing_key: String::new(),
+                reason: format!("confirm_select: {e}"),
+            })?;
+        *guard = Some(ch.clone());
+        Ok(ch)
+    }
+
+    async fn reset(&self) {
+        *self.channel.lock().await = None;
+    }
+}
+
+/// Adds a header (string value) to AMQP properties.
+pub fn with_header(properties: BasicProperties, key: &str, value: &str) -> BasicProperties {
+    let mut headers = properties.headers().clone().unwrap_or_default();
+    headers.insert(key.into(), AMQPValue::LongString(value.into()));
+    properties.with_headers(headers)
+}

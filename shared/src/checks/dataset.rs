@@ -1,0 +1,143 @@
+//! The data a job collected for one service, and the view checks evaluate over.
+//!
+//! The worker's collector fills a [`Dataset`] (region filtering already applied: only in-scope
+//! items are kept); checks only read it. Failures are data too: a list that Azure refused is kept
+//! as a [`FetchError`], so the check framework can turn it into "Failed - Access Denied",
+//! "Not applicable" or "Error" without the checks knowing about HTTP.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// Evidence property under which an access-denied finding names the missing action.
+pub const DENIED_ACTION_PROPERTY: &str = "permission";
+
+/// Why some data could not be collected, already classified for results.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FetchError {
+    /// 403: the principal lacks `action` on the scope.
+    AccessDenied { action: String, message: String },
+    /// Nothing of that kind can exist (provider not registered, resource gone, ...).
+    NotApplicable { reason: String },
+    /// Anything else, after retries.
+    Error { message: String },
+}
+
+impl FetchError {
+    /// Short machine name of the class, as in collection usage records.
+    pub fn class(&self) -> &'static str {
+        match self {
+            FetchError::AccessDenied { .. } => "access_denied",
+            FetchError::NotApplicable { .. } => "not_applicable",
+            FetchError::Error { .. } => "error",
+        }
+    }
+
+    /// The reason shown with the check result.
+    pub fn reason(&self) -> String {
+        match self {
+            FetchError::AccessDenied { action, .. } => {
+                format!("Access Denied: the service principal lacks '{action}'")
+            }
+            FetchError::NotApplicable { reason } => reason.clone(),
+            FetchError::Error { message } => message.clone(),
+        }
+    }
+}
+
+/// Outcome of fetching a subscription-level list.
+#[derive(Debug, Clone)]
+pub enum ListOutcome {
+    Items(Vec<Value>),
+    Failed(FetchError),
+}
+
+/// Outcome of fetching one parent's child (object or list).
+#[derive(Debug, Clone)]
+pub enum ChildOutcome {
+    /// A `ChildGet` answered with this object.
+    Object(Value),
+    /// A `ChildList` answered with these items.
+    Items(Vec<Value>),
+    /// The child does not exist for this parent (404, or the collection does not apply to it).
+    Absent,
+    Failed(FetchError),
+}
+
+/// Everything collected for one job.
+#[derive(Debug, Default, Clone)]
+pub struct Dataset {
+    lists: HashMap<String, ListOutcome>,
+    /// collection key -> lower-cased parent id -> outcome
+    children: HashMap<String, HashMap<String, ChildOutcome>>,
+    /// Collections that could not be fetched at all (a list, or a child whose parent failed).
+    failed: HashMap<String, FetchError>,
+}
+
+impl Dataset {
+    pub fn insert_list(&mut self, key: &str, outcome: ListOutcome) {
+        if let ListOutcome::Failed(err) = &outcome {
+            self.failed.insert(key.to_string(), err.clone());
+        }
+        self.lists.insert(key.to_string(), outcome);
+    }
+
+    pub fn insert_child(&mut self, key: &str, parent_id: &str, outcome: ChildOutcome) {
+        self.children
+            .entry(key.to_string())
+            .or_default()
+            .insert(parent_id.to_ascii_lowercase(), outcome);
+    }
+
+    /// Marks a whole collection as failed (e.g. a child collection whose parent list failed).
+    pub fn insert_failure(&mut self, key: &str, err: FetchError) {
+        self.failed.insert(key.to_string(), err);
+    }
+
+    pub fn failure(&self, key: &str) -> Option<&FetchError> {
+        self.failed.get(key)
+    }
+
+    pub fn items(&self, key: &str) -> &[Value] {
+        match self.lists.get(key) {
+            Some(ListOutcome::Items(items)) => items,
+            _ => &[],
+        }
+    }
+
+    pub fn child(&self, key: &str, parent_id: &str) -> Option<&ChildOutcome> {
+        self.children
+            .get(key)
+            .and_then(|m| m.get(&parent_id.to_ascii_lowercase()))
+    }
+}
+
+/// What a check's `evaluate` sees.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalContext<'a> {
+    pub dataset: &'a Dataset,
+    /// Evaluation time, for age-based checks (key rotation). Fixed per job, injectable in tests.
+    pub now: DateTime<Utc>,
+    pub subscription_id: &'a str,
+}
+
+impl<'a> EvalContext<'a> {
+    pub fn new(dataset: &'a Dataset, now: DateTime<Utc>, subscription_id: &'a str) -> Self {
+        Self {
+            dataset,
+            now,
+            subscription_id,
+        }
+    }
+
+    /// The in-scope items of a list collection.
+    pub fn items(&self, key: &str) -> &'a [Value] {
+        self.dataset.items(key)
+    }
+
+    /// A parent's child outcome; `None` when it was never fetched.
+    pub fn child(&self, key: &str, parent_id: &str) -> Option<&'a ChildOutcome> {
+        self.dataset.child(key, parent_id)
+    }
+}

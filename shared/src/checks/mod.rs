@@ -1,0 +1,341 @@
+//! The check catalogue: every compliance check, its metadata, the ARM data it reads, and its
+//! evaluation.
+//!
+//! It lives in `shared` because both binaries need it: the worker evaluates checks, the scheduler
+//! serves the catalogue and plans one job per service. The shape follows "collect once, evaluate
+//! many" (DESIGN.md contract 5):
+//! - a service declares its [`Collection`]s (ARM lists and per-resource child reads);
+//! - each [`Check`] names the collections it reads and is a pure function over a [`Dataset`];
+//! - the worker fetches every collection of a service once and evaluates all its checks on it.
+//!
+//! One file per service (`storage.rs`, `nsg.rs`, ...) holds its collections, checks and unit tests
+//! with fixtures shaped like real ARM responses.
+
+pub mod dataset;
+pub mod nsg;
+pub mod props;
+pub mod region;
+pub mod storage;
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use dataset::{ChildOutcome, Dataset, EvalContext, FetchError, ListOutcome};
+
+use crate::messages::{CheckResult, Finding, FindingStatus};
+
+/// How a check ended (product spec section 5). Exactly one per check per scan.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Passed,
+    Failed,
+    /// Azure answered 403 for the data the check needs; shown as Failed, reason "Access Denied".
+    FailedAccessDenied,
+    NotApplicable,
+    Error,
+    /// Switched off by the customer with a justification.
+    Disabled,
+}
+
+impl CheckStatus {
+    pub const ALL: [CheckStatus; 6] = [
+        CheckStatus::Passed,
+        CheckStatus::Failed,
+        CheckStatus::FailedAccessDenied,
+        CheckStatus::NotApplicable,
+        CheckStatus::Error,
+        CheckStatus::Disabled,
+    ];
+
+    /// The machine name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Passed => "passed",
+            CheckStatus::Failed => "failed",
+            CheckStatus::FailedAccessDenied => "failed_access_denied",
+            CheckStatus::NotApplicable => "not_applicable",
+            CheckStatus::Error => "error",
+            CheckStatus::Disabled => "disabled",
+        }
+    }
+}
+
+impl fmt::Display for CheckStatus {
+    /// The words a customer sees.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CheckStatus::Passed => "Passed",
+            CheckStatus::Failed => "Failed",
+            CheckStatus::FailedAccessDenied => "Failed - Access Denied",
+            CheckStatus::NotApplicable => "Not applicable",
+            CheckStatus::Error => "Error",
+            CheckStatus::Disabled => "Disabled",
+        })
+    }
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// A control in a published benchmark, e.g. CIS Microsoft Azure Foundations 6.0.0, 9.3.4.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct FrameworkRef {
+    pub benchmark: &'static str,
+    pub version: &'static str,
+    pub control: &'static str,
+}
+
+/// CIS Microsoft Azure Foundations Benchmark v6.0.0.
+pub const fn cis_foundations_6(control: &'static str) -> FrameworkRef {
+    FrameworkRef {
+        benchmark: "CIS Microsoft Azure Foundations Benchmark",
+        version: "6.0.0",
+        control,
+    }
+}
+
+/// What a check is, independent of any scan. Served by the API as the catalogue.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CheckMeta {
+    /// Stable id `service.name`; never reused for a different meaning.
+    pub id: &'static str,
+    pub title: &'static str,
+    pub severity: Severity,
+    pub description: &'static str,
+    pub remediation: &'static str,
+    pub frameworks: &'static [FrameworkRef],
+    /// Azure actions the check's data needs (Reader covers them unless said otherwise).
+    pub permissions: &'static [&'static str],
+}
+
+/// Where a collection's data comes from in ARM.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    /// `GET {arm}/subscriptions/{s}/providers/{provider_path}?api-version=...`, paged.
+    SubscriptionList {
+        provider_path: &'static str,
+        api_version: &'static str,
+    },
+    /// For each in-scope item of `parent`: `GET {item.id}{suffix}?api-version=...`, one object.
+    ChildGet {
+        parent: &'static str,
+        suffix: &'static str,
+        api_version: &'static str,
+    },
+    /// For each in-scope item of `parent`: `GET {item.id}{suffix}?api-version=...`, paged list.
+    ChildList {
+        parent: &'static str,
+        suffix: &'static str,
+        api_version: &'static str,
+    },
+}
+
+/// One piece of ARM data a service's checks read. Fetched at most once per job.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Collection {
+    /// `service.what`, e.g. `storage.accounts`.
+    pub key: &'static str,
+    pub source: Source,
+    /// The Azure action needed to read it; named in "Failed - Access Denied" results.
+    pub permission: &'static str,
+    /// Whether items carry a `location` that the connection's region selection filters.
+    pub regional: bool,
+    /// For child sources: which parent items have this child at all (others are skipped, saving
+    /// calls). `None` = every parent.
+    #[serde(skip)]
+    pub applies_to: Option<fn(&serde_json::Value) -> bool>,
+}
+
+/// A check: metadata, the collections it reads, and a pure evaluation.
+#[derive(Clone, Copy)]
+pub struct Check {
+    pub meta: CheckMeta,
+    /// Keys of the collections `evaluate` reads. If one of them could not be fetched, the check
+    /// ends from that error (access denied, not applicable, error) without being evaluated.
+    pub reads: &'static [&'static str],
+    /// One finding per in-scope resource. An empty list means "nothing in scope".
+    pub evaluate: fn(&EvalContext<'_>) -> Vec<Finding>,
+    /// Reason given when nothing is in scope, e.g. "No storage accounts in the selected regions".
+    pub none_in_scope: &'static str,
+}
+
+impl fmt::Debug for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Check").field("id", &self.meta.id).finish()
+    }
+}
+
+/// One of the 30 services: a job scans exactly one.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceDef {
+    /// Short id used in job messages and check ids, e.g. `storage`.
+    pub id: &'static str,
+    /// Name as the product lists it, e.g. "Storage Accounts".
+    pub name: &'static str,
+    pub collections: &'static [Collection],
+    pub checks: &'static [Check],
+}
+
+impl ServiceDef {
+    pub fn collection(&self, key: &str) -> Option<&'static Collection> {
+        self.collections.iter().find(|c| c.key == key)
+    }
+}
+
+/// Every service the fleet scans.
+pub fn catalogue() -> &'static [ServiceDef] {
+    static SERVICES: [ServiceDef; 2] = [nsg::SERVICE, storage::SERVICE];
+    &SERVICES
+}
+
+pub fn service(id: &str) -> Option<&'static ServiceDef> {
+    catalogue().iter().find(|s| s.id == id)
+}
+
+pub fn check(id: &str) -> Option<&'static Check> {
+    catalogue()
+        .iter()
+        .flat_map(|s| s.checks.iter())
+        .find(|c| c.meta.id == id)
+}
+
+/// Evaluates one check over collected data and turns its findings into a result.
+pub fn run_check(check: &Check, ctx: &EvalContext<'_>) -> CheckResult {
+    for key in check.reads {
+        if let Some(err) = ctx.dataset.failure(key) {
+            return result_from_fetch_error(check, err);
+        }
+    }
+    let findings = (check.evaluate)(ctx);
+    summarize(check, findings)
+}
+
+fn result_from_fetch_error(check: &Check, err: &FetchError) -> CheckResult {
+    let (status, missing_permission) = match err {
+        FetchError::AccessDenied { action, .. } => {
+            (CheckStatus::FailedAccessDenied, Some(action.clone()))
+        }
+        FetchError::NotApplicable { .. } => (CheckStatus::NotApplicable, None),
+        FetchError::Error { .. } => (CheckStatus::Error, None),
+    };
+    CheckResult {
+        check_id: check.meta.id.to_string(),
+        status,
+        reason: err.reason(),
+        missing_permission,
+        findings: Vec::new(),
+    }
+}
+
+/// Derives the check status from per-resource findings: a proven failure wins, then access
+/// denied, then other errors; all passing (or not applicable) is a pass; nothing is N/A.
+fn summarize(check: &Check, findings: Vec<Finding>) -> CheckResult {
+    let count = |s: FindingStatus| findings.iter().filter(|f| f.status == s).count();
+    let (failed, denied, errors, passed) = (
+        count(FindingStatus::Failed),
+        count(FindingStatus::AccessDenied),
+        count(FindingStatus::Error),
+        count(FindingStatus::Passed),
+    );
+    let denied_action = findings
+        .iter()
+        .filter(|f| f.status == FindingStatus::AccessDenied)
+        .flat_map(|f| f.evidence.iter())
+        .find(|e| e.property == dataset::DENIED_ACTION_PROPERTY)
+        .and_then(|e| e.value.as_str().map(str::to_string));
+    let (status, reason) = if failed > 0 {
+        (
+            CheckStatus::Failed,
+            format!(
+                "{failed} of {} resources fail: {}",
+                findings.len(),
+                check.meta.title
+            ),
+        )
+    } else if denied > 0 {
+        (
+            CheckStatus::FailedAccessDenied,
+            format!(
+                "Access Denied: {denied} of {} resources could not be read",
+                findings.len()
+            ),
+        )
+    } else if errors > 0 {
+        (
+            CheckStatus::Error,
+            format!("{errors} of {} resources could not be read", findings.len()),
+        )
+    } else if passed > 0 {
+        (
+            CheckStatus::Passed,
+            format!("All {passed} resources in scope pass"),
+        )
+    } else {
+        (CheckStatus::NotApplicable, check.none_in_scope.to_string())
+    };
+    CheckResult {
+        check_id: check.meta.id.to_string(),
+        status,
+        reason,
+        missing_permission: if status == CheckStatus::FailedAccessDenied {
+            denied_action
+        } else {
+            None
+        },
+        findings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn catalogue_ids_are_unique_well_formed_and_consistent() {
+        let mut seen = HashSet::new();
+        for service in catalogue() {
+            for check in service.checks {
+                let id = check.meta.id;
+                assert!(seen.insert(id), "duplicate check id {id}");
+                assert!(
+                    id.starts_with(&format!("{}.", service.id)),
+                    "{id} must start with its service id {}",
+                    service.id
+                );
+                assert!(!check.meta.title.is_empty() && !check.meta.remediation.is_empty());
+                assert!(
+                    !check.meta.permissions.is_empty(),
+                    "{id} names no permission"
+                );
+                assert!(!check.none_in_scope.is_empty());
+                for key in check.reads {
+                    assert!(
+                        service.collection(key).is_some(),
+                        "{id} reads unknown collection {key}"
+                    );
+                }
+            }
+            for c in service.collections {
+                if let Source::ChildGet { parent, .. } | Source::ChildList { parent, .. } = c.source
+                {
+                    assert!(service.collection(parent).is_some(), "{} parent", c.key);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Building blocks shared by the scheduler and the workers.
+//!
+//! - [`messages`]: the versioned JSON contracts on the queues;
+//! - [`checks`]: the check catalogue (metadata, collections, evaluations);
+//! - [`config`]: settings common to both binaries;
+//! - [`crypto`]: encryption of client secrets at rest;
+//! - [`azure`]: clouds, tokens, the ARM client and its error taxonomy;
+//! - [`broker`]: RabbitMQ topology, confirmed publishing, resilient consuming;
+//! - [`store`]: the Redis repositories;
+//! - [`telemetry`]: logs and traces.
+
+pub mod azure;
+pub mod broker;
+pub mod checks;
+pub mod config;
+pub mod crypto;
+pub mod messages;
+pub mod signals;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,307 @@
+//! Connections: the record (what the integration form holds, the client secret sealed), the
+//! organization index, and the status a customer sees.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use redis::AsyncCommands;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Store, StoreError};
+use crate::azure::Cloud;
+use crate::checks::CheckStatus;
+
+/// A connection as stored. The secret is sealed (see `crypto`); Debug hides it anyway.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConnectionRecord {
+    pub id: Uuid,
+    pub organization_id: String,
+    pub name: String,
+    pub credential_name: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub subscription_id: String,
+    /// `crypto::KeyRing::seal` output, bound to the connection id.
+    pub sealed_secret: String,
+    /// Changes each time the secret is replaced (token cache key).
+    pub secret_version: String,
+    /// Monitored regions; empty = all.
+    pub regions: Vec<String>,
+    pub capabilities: Capabilities,
+    pub cloud: Cloud,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for ConnectionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionRecord")
+            .field("id", &self.id)
+            .field("organization_id", &self.organization_id)
+            .field("subscription_id", &self.subscription_id)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("sealed_secret", &"<sealed>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// "Selected items" of the integration form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Capabilities {
+    /// Compliance checks (on by default).
+    #[serde(default = "yes")]
+    pub compliance_checks: bool,
+    /// Asset import.
+    #[serde(default)]
+    pub asset_import: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self {
+            compliance_checks: true,
+            asset_import: false,
+        }
+    }
+}
+
+/// The connection states a customer sees (product spec section 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    Pending,
+    Connected,
+    Active,
+    AuthenticationFailed,
+    ClientSecretExpired,
+    TenantNotFound,
+    ApplicationNotFound,
+    ApplicationDisabled,
+    SubscriptionNotFound,
+    SubscriptionDisabled,
+    PermissionErrors,
+    /// No completed scan for more than 7 days (derived when read).
+    Stale,
+}
+
+impl ConnectionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Pending => "pending",
+            ConnectionState::Connected => "connected",
+            ConnectionState::Active => "active",
+            ConnectionState::AuthenticationFailed => "authentication_failed",
+            ConnectionState::ClientSecretExpired => "client_secret_expired",
+            ConnectionState::TenantNotFound => "tenant_not_found",
+            ConnectionState::ApplicationNotFound => "application_not_found",
+            ConnectionState::ApplicationDisabled => "application_disabled",
+            ConnectionState::SubscriptionNotFound => "subscription_not_found",
+            ConnectionState::SubscriptionDisabled => "subscription_disabled",
+            ConnectionState::PermissionErrors => "permission_errors",
+            ConnectionState::Stale => "stale",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    }
+}
+
+/// Why a connection is in a failure state and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Diagnosis {
+    pub summary: String,
+    pub remediation: String,
+    /// Entra / ARM identifiers for support, when there are some.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
+}
+
+/// What the status page of a connection shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConnectionStatus {
+    pub state: ConnectionState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Diagnosis>,
+    pub last_result_at: Option<DateTime<Utc>>,
+    pub last_completed_scan_id: Option<Uuid>,
+    pub last_completed_scan_at: Option<DateTime<Utc>>,
+    pub next_scan_at: Option<DateTime<Utc>>,
+    /// Latest result of every check, counted by status.
+    pub counts: BTreeMap<CheckStatus, u64>,
+}
+
+/// A connection with no completed scan for longer than this is Stale.
+pub const STALE_AFTER: chrono::Duration = chrono::Duration::days(7);
+
+impl Store {
+    /// Stores a new connection, indexes it under its organization, state Pending.
+    pub async fn create_connection(&self, record: &ConnectionRecord) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let json = serde_json::to_string(record)?;
+        let _: () = redis::pipe()
+            .atomic()
+            .set(self.keys.record(record.id), json)
+            .hset(
+                self.keys.status(record.id),
+                "state",
+                ConnectionState::Pending.as_str(),
+            )
+            .query_async(&mut conn)
+            .await?;
+        let _: () = redis::pipe()
+            .sadd(
+                self.keys.organization_connections(&record.organization_id),
+                record.id.to_string(),
+            )
+            .sadd(self.keys.organizations(), &record.organization_id)
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces a connection record (e.g. a rotated secret).
+    pub async fn update_connection(&self, record: &ConnectionRecord) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let _: () = conn
+            .set(self.keys.record(record.id), serde_json::to_string(record)?)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn connection(&self, id: Uuid) -> Result<Option<ConnectionRecord>, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.keys.record(id);
+        let raw: Option<String> = conn.get(&key).await?;
+        raw.map(|json| {
+            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+                key,
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
+    /// An organization's connections, by creation time.
+    pub async fn connections_of(
+        &self,
+        organization_id: &str,
+    ) -> Result<Vec<ConnectionRecord>, StoreError> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = conn
+            .smembers(self.keys.organization_connections(organization_id))
+            .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids.iter().filter_map(|s| Uuid::parse_str(s).ok()) {
+            if let Some(record) = self.connection(id).await? {
+                out.push(record);
+            }
+        }
+        out.sort_by_key(|r| r.created_at);
+        Ok(out)
+    }
+
+    /// Removes a connection and everything stored about it (results, history, schedule).
+    pub async fn delete_connection(&self, record: &ConnectionRecord) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let mut keys: Vec<String> = Vec::new();
+        let mut iter: redis::AsyncIter<String> = conn
+            .scan_match(self.keys.connection_pattern(record.id))
+            .await?;
+        while let Some(key) = iter.next_item().await {
+            keys.push(key?);
+        }
+        drop(iter);
+        let mut pipe = redis::pipe();
+        for key in &keys {
+            pipe.del(key);
+        }
+        pipe.srem(
+            self.keys.organization_connections(&record.organization_id),
+            record.id.to_string(),
+        )
+        .zrem(self.keys.schedule(), record.id.to_string())
+        .hdel(self.keys.schedule_claims(), record.id.to_string());
+        let _: () = pipe.query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Sets the connection's state and diagnosis.
+    pub async fn set_state(
+        &self,
+        id: Uuid,
+        state: ConnectionState,
+        diagnosis: Option<&Diagnosis>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.keys.status(id);
+        let mut pipe = redis::pipe();
+        pipe.atomic().hset(&key, "state", state.as_str());
+        match diagnosis {
+            Some(d) => pipe.hset(&key, "diagnosis", serde_json::to_string(d)?),
+            None => pipe.hdel(&key, "diagnosis"),
+        };
+        let _: () = pipe.query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// The status page of a connection (Stale derived from the last completed scan).
+    pub async fn status(
+        &self,
+        record: &ConnectionRecord,
+        now: DateTime<Utc>,
+    ) -> Result<ConnectionStatus, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.keys.status(record.id);
+        let fields: BTreeMap<String, String> = conn.hgetall(&key).await?;
+        let next: Option<f64> = conn
+            .zscore(self.keys.schedule(), record.id.to_string())
+            .await?;
+        let time = |name: &str| {
+            fields
+                .get(name)
+                .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let mut state = fields
+            .get("state")
+            .and_then(|s| ConnectionState::parse(s))
+            .unwrap_or(ConnectionState::Pending);
+        let last_completed_scan_at = time("last_completed_scan_at");
+        let reference = last_completed_scan_at.unwrap_or(record.created_at);
+        if matches!(state, ConnectionState::Active | ConnectionState::Connected)
+            && now - reference > STALE_AFTER
+        {
+            state = ConnectionState::Stale;
+        }
+        let counts = CheckStatus::ALL
+            .iter()
+            .filter_map(|s| {
+                let n = fields
+                    .get(&format!("count:{}", s.as_str()))
+                    .and_then(|v| v.parse::<i64>().ok())?;
+                (n > 0).then_some((*s, n as u64))
+            })
+            .collect();
+        Ok(ConnectionStatus {
+            state,
+            diagnosis: fields
+                .get("diagnosis")
+                .and_then(|d| serde_json::from_str(d).ok()),
+            last_result_at: time("last_result_at"),
+            last_completed_scan_id: fields
+                .get("last_completed_scan_id")
+                .and_then(|v| Uuid::parse_str(v).ok()),
+            last_completed_scan_at,
+            next_scan_at: next.and_then(|s| DateTime::from_timestamp(s as i64, 0)),
+            counts,
+        })
+    }
+}

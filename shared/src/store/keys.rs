@@ -1,0 +1,98 @@
+//! Every Redis key the fleet uses, in one place.
+//!
+//! All keys of one connection share the hash tag `{conn:<id>}`, so the multi-key operations on a
+//! connection (the ingest script touches up to ~20 keys) stay atomic on Redis Cluster too. Keys
+//! that span connections (the schedule, an organization's index) are single keys.
+
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_string(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn conn(&self, id: Uuid, suffix: &str) -> String {
+        format!("{}{{conn:{id}}}:{suffix}", self.prefix)
+    }
+
+    /// The pattern matching every key of one connection (for deletion).
+    pub fn connection_pattern(&self, id: Uuid) -> String {
+        format!("{}{{conn:{id}}}:*", self.prefix)
+    }
+
+    /// JSON of the connection record (client secret sealed).
+    pub fn record(&self, id: Uuid) -> String {
+        self.conn(id, "record")
+    }
+
+    /// Hash: state, diagnosis, last result / completed scan, `count:<status>` counters.
+    pub fn status(&self, id: Uuid) -> String {
+        self.conn(id, "status")
+    }
+
+    /// Hash: check id -> latest result JSON.
+    pub fn latest(&self, id: Uuid) -> String {
+        self.conn(id, "latest")
+    }
+
+    /// Hash: check id -> `<finished ms>|<status>|<fingerprint>` of the latest result.
+    pub fn fingerprints(&self, id: Uuid) -> String {
+        self.conn(id, "fp")
+    }
+
+    /// Stream per check: one entry each time the check's result changes.
+    pub fn history(&self, id: Uuid, check_id: &str) -> String {
+        self.conn(id, &format!("history:{check_id}"))
+    }
+
+    /// Stream: one summary entry per ingested job.
+    pub fn scans(&self, id: Uuid) -> String {
+        self.conn(id, "scans")
+    }
+
+    /// Sorted set: ingested job ids scored by finish time (idempotency).
+    pub fn ingested_jobs(&self, id: Uuid) -> String {
+        self.conn(id, "jobs")
+    }
+
+    /// Hash: progress of one scan (`service:<id>` -> pending|done, trigger, times).
+    pub fn scan(&self, id: Uuid, scan_id: Uuid) -> String {
+        self.conn(id, &format!("scan:{scan_id}"))
+    }
+
+    /// Set of an organization's connection ids.
+    pub fn organization_connections(&self, organization_id: &str) -> String {
+        format!("{}org:{{{organization_id}}}:connections", self.prefix)
+    }
+
+    /// Set of organization ids that have connections.
+    pub fn organizations(&self) -> String {
+        format!("{}organizations", self.prefix)
+    }
+
+    /// Sorted set: connection id -> next scheduled scan (unix seconds).
+    pub fn schedule(&self) -> String {
+        format!("{}{{schedule}}", self.prefix)
+    }
+
+    /// Hash: connection id -> slot (unix seconds) of a claimed, not yet enqueued scan.
+    pub fn schedule_claims(&self) -> String {
+        format!("{}{{schedule}}:claims", self.prefix)
+    }
+
+    /// Marker of an already handled rescan request id.
+    pub fn rescan_request(&self, request_id: Uuid) -> String {
+        format!("{}rescan:{request_id}", self.prefix)
+    }
+}

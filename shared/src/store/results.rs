@@ -1,0 +1,412 @@
+//! Results: idempotent ingestion of scan results into latest results, change history, per-scan
+//! summaries, status counters and scan progress.
+//!
+//! Ingestion is one Lua script per result, atomic and idempotent on the job id: a result seen
+//! twice (a redelivered job, a redelivered result) changes nothing the second time. History is
+//! stored as changes: a check's entry is added only when its status or findings differ from its
+//! previous result (compared by fingerprint), so memory grows with what changed, not with time
+//! (DESIGN.md "Redis"). A result older than the stored latest (late redelivery) does not replace
+//! it. Streams are trimmed by age (`MINID`) to the retention setting.
+
+use chrono::{DateTime, Utc};
+use redis::AsyncCommands;
+use redis::streams::StreamRangeReply;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{Store, StoreError};
+use crate::checks::CheckStatus;
+use crate::messages::{CheckResult, ScanResult, Trigger};
+
+/// The latest result of a check, as stored and served.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StoredCheckResult {
+    #[serde(flatten)]
+    pub result: CheckResult,
+    pub service: String,
+    pub scan_id: Uuid,
+    pub job_id: Uuid,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// One change in a check's history.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct HistoryEntry {
+    /// Stream entry id (ordering).
+    pub id: String,
+    pub scan_id: Option<Uuid>,
+    pub job_id: Option<Uuid>,
+    pub status: Option<CheckStatus>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub fingerprint: String,
+    pub result: Option<StoredCheckResult>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Stored.
+    Applied { scan_completed: bool },
+    /// This job's result was already ingested; nothing changed.
+    Duplicate,
+}
+
+/// Progress of one scan of a connection.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ScanProgress {
+    pub scan_id: Uuid,
+    pub trigger: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub services_total: usize,
+    pub services_done: usize,
+    pub pending: Vec<String>,
+}
+
+/// How long scan progress records live.
+const SCAN_PROGRESS_TTL_SECS: i64 = 14 * 24 * 3600;
+
+/// A stable digest of what a customer would see change: status, missing permission, and the
+/// findings (resource, verdict, evidence) in a canonical order. Reason text is left out: it is
+/// derived from the findings.
+pub fn fingerprint(result: &CheckResult) -> String {
+    let mut findings: Vec<_> = result
+        .findings
+        .iter()
+        .map(|f| {
+            let mut evidence: Vec<_> = f
+                .evidence
+                .iter()
+                .map(|e| (e.property.as_str(), e.value.to_string()))
+                .collect();
+            evidence.sort();
+            (
+                f.resource_id.to_ascii_lowercase(),
+                format!("{:?}", f.status),
+                evidence,
+            )
+        })
+        .collect();
+    findings.sort();
+    let canonical =
+        serde_json::json!([result.status.as_str(), result.missing_permission, findings,]);
+    let digest = Sha256::digest(canonical.to_string().as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const INGEST_SCRIPT: &str = r#"
+-- KEYS: 1 jobs zset, 2 latest hash, 3 fingerprint hash, 4 status hash, 5 scans stream,
+--       6 scan progress hash, 7.. history stream per check (same order as the checks in ARGV)
+-- ARGV: 1 job id, 2 finished ms, 3 service, 4 summary json, 5 history min id, 6 jobs cutoff ms,
+--       7 finished at (rfc3339), 8 scan id, 9 n checks, then per check: id, status, fp, body
+local job_id = ARGV[1]
+if redis.call('ZSCORE', KEYS[1], job_id) then return 0 end
+local finished_ms = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], finished_ms, job_id)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[6])
+local n = tonumber(ARGV[9])
+for i = 1, n do
+  local base = 9 + (i - 1) * 4
+  local check_id, status, fp, body = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4]
+  local prev = redis.call('HGET', KEYS[3], check_id)
+  local prev_ms, prev_status, prev_fp = -1, nil, nil
+  if prev then
+    local a = string.find(prev, '|', 1, true)
+    local b = string.find(prev, '|', a + 1, true)
+    prev_ms = tonumber(string.sub(prev, 1, a - 1))
+    prev_status = string.sub(prev, a + 1, b - 1)
+    prev_fp = string.sub(prev, b + 1)
+  end
+  if prev_ms <= finished_ms then
+    redis.call('HSET', KEYS[2], check_id, body)
+    redis.call('HSET', KEYS[3], check_id, ARGV[2] .. '|' .. status .. '|' .. fp)
+    if prev_status then redis.call('HINCRBY', KEYS[4], 'count:' .. prev_status, -1) end
+    redis.call('HINCRBY', KEYS[4], 'count:' .. status, 1)
+    if prev_status ~= status or prev_fp ~= fp then
+      redis.call('XADD', KEYS[6 + i], 'MINID', '~', ARGV[5], '*',
+        'scan_id', ARGV[8], 'job_id', job_id, 'status', status, 'fingerprint', fp,
+        'finished_at', ARGV[7], 'result', body)
+    end
+  end
+end
+redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[5], '*', 'job_id', job_id, 'scan_id', ARGV[8],
+  'service', ARGV[3], 'finished_at', ARGV[7], 'summary', ARGV[4])
+redis.call('HSET', KEYS[4], 'last_result_at', ARGV[7])
+local completed = 0
+local field = 'service:' .. ARGV[3]
+if redis.call('HEXISTS', KEYS[6], field) == 1 then
+  redis.call('HSET', KEYS[6], field, 'done')
+  local all = redis.call('HGETALL', KEYS[6])
+  local pending = 0
+  for j = 1, #all, 2 do
+    if string.sub(all[j], 1, 8) == 'service:' and all[j + 1] ~= 'done' then pending = pending + 1 end
+  end
+  if pending == 0 and not redis.call('HGET', KEYS[6], 'completed_at') then
+    redis.call('HSET', KEYS[6], 'completed_at', ARGV[7])
+    redis.call('HSET', KEYS[4], 'last_completed_scan_id', ARGV[8], 'last_completed_scan_at', ARGV[7])
+    local state = redis.call('HGET', KEYS[4], 'state')
+    if (not state) or state == 'pending' or state == 'connected' or state == 'stale' then
+      redis.call('HSET', KEYS[4], 'state', 'active')
+    end
+    completed = 1
+  end
+end
+return 1 + completed
+"#;
+
+#[derive(Serialize)]
+struct ScanSummary<'a> {
+    trigger: Trigger,
+    worker: &'a str,
+    counts: std::collections::BTreeMap<&'static str, usize>,
+    arm_requests: u64,
+    arm_throttled: u64,
+    collect_ms: u64,
+}
+
+impl Store {
+    /// Ingests one scan result. Idempotent on `job_id`.
+    pub async fn ingest(&self, result: &ScanResult) -> Result<IngestOutcome, StoreError> {
+        let id = result.connection_id;
+        let finished_ms = result.finished_at.timestamp_millis();
+        let history_min = (result.finished_at
+            - chrono::Duration::from_std(self.retention.history).unwrap_or(chrono::Duration::MAX))
+        .timestamp_millis()
+        .max(0);
+        let mut counts = std::collections::BTreeMap::new();
+        for c in &result.checks {
+            *counts.entry(c.status.as_str()).or_insert(0) += 1;
+        }
+        let summary = serde_json::to_string(&ScanSummary {
+            trigger: result.trigger,
+            worker: &result.worker,
+            counts,
+            arm_requests: result.arm.requests,
+            arm_throttled: result.arm.throttled,
+            collect_ms: result.arm.collect_ms,
+        })?;
+        let finished_at = result.finished_at.to_rfc3339();
+
+        let script = redis::Script::new(INGEST_SCRIPT);
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(self.keys.ingested_jobs(id))
+            .key(self.keys.latest(id))
+            .key(self.keys.fingerprints(id))
+            .key(self.keys.status(id))
+            .key(self.keys.scans(id))
+            .key(self.keys.scan(id, result.scan_id));
+        for check in &result.checks {
+            invocation.key(self.keys.history(id, &check.check_id));
+        }
+        invocation
+            .arg(result.job_id.to_string())
+            .arg(finished_ms)
+            .arg(&result.service)
+            .arg(summary)
+            .arg(format!("{history_min}-0"))
+            .arg(history_min)
+            .arg(&finished_at)
+            .arg(result.scan_id.to_string())
+            .arg(result.checks.len());
+        for check in &result.checks {
+            let stored = StoredCheckResult {
+                result: check.clone(),
+                service: result.service.clone(),
+                scan_id: result.scan_id,
+                job_id: result.job_id,
+                finished_at: result.finished_at,
+            };
+            invocation
+                .arg(&check.check_id)
+                .arg(check.status.as_str())
+                .arg(fingerprint(check))
+                .arg(serde_json::to_string(&stored)?);
+        }
+        let mut conn = self.conn.clone();
+        let code: i64 = invocation.invoke_async(&mut conn).await?;
+        Ok(match code {
+            0 => IngestOutcome::Duplicate,
+            2 => IngestOutcome::Applied {
+                scan_completed: true,
+            },
+            _ => IngestOutcome::Applied {
+                scan_completed: false,
+            },
+        })
+    }
+
+    /// Latest result of every check of a connection, sorted by check id.
+    pub async fn latest_results(&self, id: Uuid) -> Result<Vec<StoredCheckResult>, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.keys.latest(id);
+        let raw: std::collections::BTreeMap<String, String> = conn.hgetall(&key).await?;
+        raw.into_values()
+            .map(|json| {
+                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+                    key: key.clone(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// A check's history, newest first.
+    pub async fn history(
+        &self,
+        id: Uuid,
+        check_id: &str,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut conn = self.conn.clone();
+        let reply: StreamRangeReply = conn
+            .xrevrange_count(self.keys.history(id, check_id), "+", "-", limit)
+            .await?;
+        Ok(reply
+            .ids
+            .into_iter()
+            .map(|entry| {
+                let text = |name: &str| entry.get::<String>(name);
+                HistoryEntry {
+                    scan_id: text("scan_id").and_then(|v| Uuid::parse_str(&v).ok()),
+                    job_id: text("job_id").and_then(|v| Uuid::parse_str(&v).ok()),
+                    status: text("status")
+                        .and_then(|v| serde_json::from_value(serde_json::Value::String(v)).ok()),
+                    finished_at: text("finished_at")
+                        .and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
+                        .map(|t| t.with_timezone(&Utc)),
+                    fingerprint: text("fingerprint").unwrap_or_default(),
+                    result: text("result").and_then(|v| serde_json::from_str(&v).ok()),
+                    id: entry.id,
+                }
+            })
+            .collect())
+    }
+
+    /// Number of entries in a check's history.
+    pub async fn history_len(&self, id: Uuid, check_id: &str) -> Result<usize, StoreError> {
+        let mut conn = self.conn.clone();
+        Ok(conn.xlen(self.keys.history(id, check_id)).await?)
+    }
+
+    /// Number of ingested job results (scan summaries) of a connection.
+    pub async fn scan_summaries_len(&self, id: Uuid) -> Result<usize, StoreError> {
+        let mut conn = self.conn.clone();
+        Ok(conn.xlen(self.keys.scans(id)).await?)
+    }
+
+    /// Records that a scan with these services is about to be enqueued.
+    pub async fn start_scan(
+        &self,
+        id: Uuid,
+        scan_id: Uuid,
+        services: &[&str],
+        trigger: Trigger,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.keys.scan(id, scan_id);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for service in services {
+            // HSETNX: re-enqueuing the same scan keeps what is already done.
+            pipe.hset_nx(&key, format!("service:{service}"), "pending");
+        }
+        pipe.hset_nx(
+            &key,
+            "trigger",
+            serde_json::to_value(trigger)?.as_str().unwrap_or(""),
+        )
+        .hset_nx(&key, "created_at", Utc::now().to_rfc3339())
+        .expire(&key, SCAN_PROGRESS_TTL_SECS);
+        let _: () = pipe.query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    pub async fn scan_progress(
+        &self,
+        id: Uuid,
+        scan_id: Uuid,
+    ) -> Result<Option<ScanProgress>, StoreError> {
+        let mut conn = self.conn.clone();
+        let fields: std::collections::BTreeMap<String, String> =
+            conn.hgetall(self.keys.scan(id, scan_id)).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let time = |name: &str| {
+            fields
+                .get(name)
+                .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let services: Vec<(&str, bool)> = fields
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("service:").map(|s| (s, v == "done")))
+            .collect();
+        Ok(Some(ScanProgress {
+            scan_id,
+            trigger: fields.get("trigger").cloned(),
+            created_at: time("created_at"),
+            completed_at: time("completed_at"),
+            services_total: services.len(),
+            services_done: services.iter().filter(|(_, done)| *done).count(),
+            pending: services
+                .iter()
+                .filter(|(_, done)| !done)
+                .map(|(s, _)| s.to_string())
+                .collect(),
+        }))
+    }
+
+    /// Marks a rescan request id as handled; false if it already was.
+    pub async fn claim_rescan_request(&self, request_id: Uuid) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.keys.rescan_request(request_id))
+            .arg("1")
+            .arg("NX")
+            .arg("EX")
+            .arg(7 * 24 * 3600)
+            .query_async(&mut conn)
+            .await?;
+        Ok(set.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{Evidence, Finding, FindingStatus};
+
+    fn result(value: &str) -> CheckResult {
+        CheckResult {
+            check_id: "storage.min_tls_12".into(),
+            status: CheckStatus::Failed,
+            reason: "1 of 1".into(),
+            missing_permission: None,
+            findings: vec![Finding {
+                resource_id: "/subscriptions/s/x".into(),
+                resource_name: "x".into(),
+                resource_type: "t".into(),
+                location: None,
+                status: FindingStatus::Failed,
+                evidence: vec![Evidence {
+                    property: "properties.minimumTlsVersion".into(),
+                    value: serde_json::Value::String(value.into()),
+                    expected: "TLS1_2".into(),
+                }],
+                message: "m".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn fingerprint_follows_findings_not_wording() {
+        let a = result("TLS1_0");
+        let mut b = a.clone();
+        b.reason = "other words".into();
+        b.findings[0].message = "other message".into();
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&result("TLS1_1")));
+    }
+}

@@ -1,0 +1,292 @@
+//! Scenario files: the world the emulator serves, stated as data.
+//!
+//! A test describes its tenants, applications, subscriptions, role grants and ARM resources in
+//! JSON, and the emulator answers from that. Unknown keys are ignored so that test files can carry
+//! their own extra data (for example an `expectations` block) next to the world they describe.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::resource_path::{ArmPath, Target};
+
+/// Default lifetime of issued access tokens, as Entra ID reports it (`expires_in`).
+pub const DEFAULT_TOKEN_LIFETIME_SECONDS: u64 = 3599;
+/// Default number of items per page of an ARM list.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+/// The whole emulated world.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// Lifetime of the access tokens the token endpoint issues.
+    #[serde(default = "default_token_lifetime")]
+    pub token_lifetime_seconds: u64,
+    /// Items per page of ARM lists, unless a subscription overrides it.
+    #[serde(default = "default_page_size")]
+    pub page_size: usize,
+    #[serde(default)]
+    pub tenants: Vec<Tenant>,
+    #[serde(default)]
+    pub subscriptions: Vec<Subscription>,
+}
+
+/// An Entra ID tenant (directory).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// The tenant id (a GUID).
+    pub id: String,
+    /// Verified domains, e.g. `contoso.onmicrosoft.com`; each can stand for the id in token URLs.
+    #[serde(default)]
+    pub domains: Vec<String>,
+    #[serde(default)]
+    pub applications: Vec<Application>,
+}
+
+/// An app registration together with its service principal in the tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Application {
+    /// The application (client) id.
+    pub client_id: String,
+    /// The object id of the service principal: the `oid` of its tokens and the principal that
+    /// role grants name.
+    pub object_id: String,
+    #[serde(default)]
+    pub display_name: String,
+    /// A disabled application (or service principal) gets AADSTS7000112.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub secrets: Vec<ClientSecret>,
+}
+
+/// A client secret of an application.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientSecret {
+    /// The secret value a client sends.
+    pub value: String,
+    /// When the secret stops working; never if absent.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSecret")
+            .field("value", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl ClientSecret {
+    /// Whether the secret has expired at `now`.
+    pub fn is_expired_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|expiry| expiry <= now)
+    }
+}
+
+/// An Azure subscription and the resources in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// The subscription id (a GUID).
+    pub id: String,
+    /// The tenant the subscription trusts; tokens from other tenants get 401.
+    pub tenant_id: String,
+    #[serde(default)]
+    pub display_name: String,
+    /// `Enabled`, `Warned`, `PastDue`, `Disabled` or `Deleted`.
+    #[serde(default = "default_state")]
+    pub state: String,
+    /// Items per page of lists in this subscription; the scenario's `page_size` if absent.
+    #[serde(default)]
+    pub page_size: Option<usize>,
+    /// Effective permissions of principals on the subscription.
+    #[serde(default)]
+    pub access: Vec<Access>,
+    /// ARM resource bodies exactly as ARM returns them. Only `id` is required; a child resource
+    /// is a resource whose id lies under its parent's.
+    #[serde(default)]
+    pub resources: Vec<serde_json::Value>,
+}
+
+/// The effective permissions of one principal from one role on a subscription, as in Azure
+/// RBAC: an action is allowed when it matches one of `actions` and none of `not_actions`.
+/// Patterns may contain `*` wildcards and match case-insensitively.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Access {
+    /// The principal's object id (for a service principal, the `oid` of its tokens).
+    pub object_id: String,
+    /// The role's name, for readers of the scenario; not used to decide anything.
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub actions: Vec<String>,
+    #[serde(default, alias = "notActions")]
+    pub not_actions: Vec<String>,
+}
+
+fn default_token_lifetime() -> u64 {
+    DEFAULT_TOKEN_LIFETIME_SECONDS
+}
+
+fn default_page_size() -> usize {
+    DEFAULT_PAGE_SIZE
+}
+
+fn default_state() -> String {
+    "Enabled".to_owned()
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME_SECONDS,
+            page_size: DEFAULT_PAGE_SIZE,
+            tenants: Vec::new(),
+            subscriptions: Vec::new(),
+        }
+    }
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file.
+    pub fn from_file(path: impl AsRef<Path>) -> anyhow::Result<Scenario> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading scenario file {}", path.display()))?;
+        Scenario::from_json(&text)
+            .with_context(|| format!("loading scenario file {}", path.display()))
+    }
+
+    /// Parses and checks a scenario from JSON text.
+    pub fn from_json(json: &str) -> anyhow::Result<Scenario> {
+        let scenario: Scenario = serde_json::from_str(json).context("parsing scenario JSON")?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// Checks what serde cannot: positive sizes, unique ids, and resource ids that are ARM
+    /// resource ids inside their own subscription.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.token_lifetime_seconds == 0 {
+            bail!("token_lifetime_seconds must be at least 1");
+        }
+        if self.page_size == 0 {
+            bail!("page_size must be at least 1");
+        }
+        let mut tenant_ids = std::collections::HashSet::new();
+        for tenant in &self.tenants {
+            if !tenant_ids.insert(tenant.id.to_lowercase()) {
+                bail!("tenant {} appears twice", tenant.id);
+            }
+        }
+        let mut subscription_ids = std::collections::HashSet::new();
+        for subscription in &self.subscriptions {
+            if !subscription_ids.insert(subscription.id.to_lowercase()) {
+                bail!("subscription {} appears twice", subscription.id);
+            }
+            if subscription.page_size == Some(0) {
+                bail!(
+                    "subscription {}: page_size must be at least 1",
+                    subscription.id
+                );
+            }
+            let mut resource_ids = std::collections::HashSet::new();
+            for (index, resource) in subscription.resources.iter().enumerate() {
+                let id = resource_id(resource).with_context(|| {
+                    format!("subscription {}: resource #{index}", subscription.id)
+                })?;
+                check_resource_id(id, &subscription.id)
+                    .with_context(|| format!("subscription {}: resource {id}", subscription.id))?;
+                if !resource_ids.insert(ArmPath::parse(id).key()) {
+                    bail!(
+                        "subscription {}: resource {id} appears twice",
+                        subscription.id
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Subscription {
+    /// Items per page for lists in this subscription.
+    pub fn effective_page_size(&self, scenario_default: usize) -> usize {
+        self.page_size.unwrap_or(scenario_default)
+    }
+}
+
+/// The `id` of a resource body.
+pub(crate) fn resource_id(resource: &serde_json::Value) -> anyhow::Result<&str> {
+    resource
+        .get("id")
+        .and_then(serde_json::Value::as_str)
+        .context("a resource needs a string \"id\"")
+}
+
+fn check_resource_id(id: &str, subscription_id: &str) -> anyhow::Result<()> {
+    match Target::parse(&ArmPath::parse(id)) {
+        Target::Provider(provider) if !provider.is_collection() => {
+            if !provider.subscription.eq_ignore_ascii_case(subscription_id) {
+                bail!("the id names another subscription");
+            }
+            Ok(())
+        }
+        _ => bail!(
+            "not an ARM resource id (expected /subscriptions/{{sub}}[/resourceGroups/{{rg}}]/providers/{{Namespace}}/{{type}}/{{name}}[/{{childType}}/{{name}}...])"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUB: &str = "00000000-0000-0000-0000-0000000000a1";
+
+    fn with_resource(id: &str) -> String {
+        serde_json::json!({
+            "subscriptions": [{ "id": SUB, "tenant_id": "t", "resources": [{ "id": id }] }]
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn defaults_and_unknown_fields() {
+        let scenario = Scenario::from_json(r#"{"expectations": {"x": 1}}"#).expect("parses");
+        assert_eq!(scenario.token_lifetime_seconds, 3599);
+        assert_eq!(scenario.page_size, 100);
+    }
+
+    #[test]
+    fn resource_ids_must_be_arm_ids_in_their_subscription() {
+        let good = format!(
+            "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa"
+        );
+        assert!(Scenario::from_json(&with_resource(&good)).is_ok());
+        let child = format!("{good}/fileServices/default");
+        assert!(Scenario::from_json(&with_resource(&child)).is_ok());
+        let collection =
+            format!("/subscriptions/{SUB}/providers/Microsoft.Storage/storageAccounts");
+        assert!(Scenario::from_json(&with_resource(&collection)).is_err());
+        let elsewhere = "/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Security/pricings/VirtualMachines";
+        assert!(Scenario::from_json(&with_resource(elsewhere)).is_err());
+        assert!(Scenario::from_json(&with_resource("sa1")).is_err());
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let secret = ClientSecret {
+            value: "hunter2".into(),
+            expires_at: None,
+        };
+        assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+}

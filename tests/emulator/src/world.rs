@@ -1,0 +1,131 @@
+//! The scenario, indexed for answering requests.
+//!
+//! Requests name tenants by id or domain and resources by path in any casing; this module does
+//! those lookups once per request against keys computed once at start, and keeps resources in
+//! scenario order so that lists page stably.
+
+use serde_json::Value;
+
+use crate::resource_path::{ArmPath, ProviderPath, Target};
+use crate::scenario::{Application, Scenario, Subscription, Tenant, resource_id};
+
+/// The scenario with lookup keys.
+pub(crate) struct World {
+    pub(crate) token_lifetime_seconds: u64,
+    default_page_size: usize,
+    tenants: Vec<Tenant>,
+    subscriptions: Vec<SubscriptionEntry>,
+}
+
+/// A subscription and its resources.
+pub(crate) struct SubscriptionEntry {
+    pub(crate) subscription: Subscription,
+    pub(crate) page_size: usize,
+    resources: Vec<StoredResource>,
+}
+
+/// One resource body with the keys it is found by.
+struct StoredResource {
+    key: String,
+    collection_key: String,
+    type_key: String,
+    top_level: bool,
+    body: Value,
+}
+
+impl World {
+    /// Indexes a scenario; it must have passed [`Scenario::validate`].
+    pub(crate) fn new(scenario: Scenario) -> anyhow::Result<World> {
+        scenario.validate()?;
+        let mut subscriptions = Vec::with_capacity(scenario.subscriptions.len());
+        for mut subscription in scenario.subscriptions {
+            let bodies = std::mem::take(&mut subscription.resources);
+            let mut resources = Vec::with_capacity(bodies.len());
+            for body in bodies {
+                let path = ArmPath::parse(resource_id(&body)?);
+                let Target::Provider(provider) = Target::parse(&path) else {
+                    anyhow::bail!("{} is not a resource id", path.display());
+                };
+                resources.push(StoredResource {
+                    key: path.key(),
+                    collection_key: provider.collection_key(),
+                    type_key: provider.full_type().to_lowercase(),
+                    top_level: provider.is_top_level(),
+                    body,
+                });
+            }
+            subscriptions.push(SubscriptionEntry {
+                page_size: subscription.effective_page_size(scenario.page_size),
+                subscription,
+                resources,
+            });
+        }
+        Ok(World {
+            token_lifetime_seconds: scenario.token_lifetime_seconds,
+            default_page_size: scenario.page_size,
+            tenants: scenario.tenants,
+            subscriptions,
+        })
+    }
+
+    /// The tenant named by id or by one of its domains.
+    pub(crate) fn tenant(&self, id_or_domain: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|tenant| {
+            tenant.id.eq_ignore_ascii_case(id_or_domain)
+                || tenant
+                    .domains
+                    .iter()
+                    .any(|domain| domain.eq_ignore_ascii_case(id_or_domain))
+        })
+    }
+
+    pub(crate) fn subscription(&self, id: &str) -> Option<&SubscriptionEntry> {
+        self.subscriptions
+            .iter()
+            .find(|entry| entry.subscription.id.eq_ignore_ascii_case(id))
+    }
+
+    pub(crate) fn subscriptions(&self) -> impl Iterator<Item = &SubscriptionEntry> {
+        self.subscriptions.iter()
+    }
+
+    pub(crate) fn default_page_size(&self) -> usize {
+        self.default_page_size
+    }
+}
+
+impl Tenant {
+    pub(crate) fn application(&self, client_id: &str) -> Option<&Application> {
+        self.applications
+            .iter()
+            .find(|app| app.client_id.eq_ignore_ascii_case(client_id))
+    }
+}
+
+impl SubscriptionEntry {
+    /// The resource with exactly this id.
+    pub(crate) fn resource(&self, path: &ArmPath) -> Option<&Value> {
+        let key = path.key();
+        self.resources
+            .iter()
+            .find(|resource| resource.key == key)
+            .map(|resource| &resource.body)
+    }
+
+    /// The members of a collection, in scenario order. A subscription-wide list also takes in
+    /// the top-level resources of its type from every resource group.
+    pub(crate) fn list(&self, collection: &ProviderPath) -> Vec<&Value> {
+        let key = collection.collection_key();
+        let wide_type = collection
+            .is_subscription_wide_list()
+            .then(|| collection.full_type().to_lowercase());
+        self.resources
+            .iter()
+            .filter(|resource| {
+                resource.collection_key == key
+                    || (resource.top_level && wide_type.as_ref() == Some(&resource.type_key))
+            })
+            .map(|resource| &resource.body)
+            .collect()
+    }
+}

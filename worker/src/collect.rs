@@ -1,0 +1,223 @@
+//! Collecting a service's ARM data: each collection fetched once, shared by all of the service's
+//! checks (DESIGN.md contract 5).
+//!
+//! Subscription-level lists are fetched first, all at once; then child collections, for the
+//! in-scope parents only (region filtering happens before children are fetched, which saves
+//! calls), with bounded parallelism. Every failure is kept in the dataset as data, classified,
+//! so one refused collection only affects the checks that read it.
+
+use std::time::Instant;
+
+use futures_util::{StreamExt, future::join_all, stream};
+use serde_json::Value;
+use shared::azure::{ArmError, ArmSession, ErrorClass};
+use shared::checks::region::RegionFilter;
+use shared::checks::{ChildOutcome, Collection, Dataset, ListOutcome, ServiceDef, Source, props};
+use shared::messages::CollectionUsage;
+
+/// A job's collected data and what it cost.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub dataset: Dataset,
+    pub usage: Vec<CollectionUsage>,
+    pub requests: u64,
+    pub throttled: u64,
+    pub retries: u64,
+}
+
+impl Collected {
+    fn record(
+        &mut self,
+        collection: &Collection,
+        session: &ArmSession,
+        items: u64,
+        started: Instant,
+        outcome: &str,
+    ) {
+        let stats = session.stats();
+        let requests = stats.requests.load(std::sync::atomic::Ordering::Relaxed);
+        self.requests += requests;
+        self.throttled += stats.throttled.load(std::sync::atomic::Ordering::Relaxed);
+        self.retries += stats.retries.load(std::sync::atomic::Ordering::Relaxed);
+        self.usage.push(CollectionUsage {
+            collection: collection.key.to_string(),
+            requests,
+            items,
+            duration_ms: started.elapsed().as_millis() as u64,
+            outcome: outcome.to_string(),
+        });
+    }
+}
+
+/// The collections a service's checks read, parents included, in catalogue order.
+pub fn needed_collections(service: &ServiceDef) -> Vec<&'static Collection> {
+    let mut keys: Vec<&str> = service
+        .checks
+        .iter()
+        .flat_map(|c| c.reads.iter().copied())
+        .collect();
+    let parents: Vec<&str> = keys
+        .iter()
+        .filter_map(|k| match service.collection(k)?.source {
+            Source::ChildGet { parent, .. } | Source::ChildList { parent, .. } => Some(parent),
+            Source::SubscriptionList { .. } => None,
+        })
+        .collect();
+    keys.extend(parents);
+    service
+        .collections
+        .iter()
+        .filter(|c| keys.contains(&c.key))
+        .collect()
+}
+
+/// Fetches everything `service` needs from `subscription_id`.
+pub async fn collect(
+    session: &ArmSession,
+    service: &ServiceDef,
+    subscription_id: &str,
+    regions: &RegionFilter,
+    child_concurrency: usize,
+) -> Collected {
+    let needed = needed_collections(service);
+    let mut collected = Collected::default();
+
+    let lists = needed.iter().filter_map(|c| match c.source {
+        Source::SubscriptionList {
+            provider_path,
+            api_version,
+        } => Some((*c, provider_path, api_version)),
+        _ => None,
+    });
+    let fetched = join_all(
+        lists.map(|(collection, provider_path, api_version)| async move {
+            let fork = session.fork();
+            let started = Instant::now();
+            let url = fork.url(
+                &format!("/subscriptions/{subscription_id}/providers/{provider_path}"),
+                api_version,
+            );
+            let outcome = fork.list(&url).await;
+            (collection, fork, started, outcome)
+        }),
+    )
+    .await;
+    for (collection, fork, started, outcome) in fetched {
+        match outcome {
+            Ok(items) => {
+                let in_scope: Vec<Value> = if collection.regional {
+                    items
+                        .into_iter()
+                        .filter(|i| regions.includes_resource(i))
+                        .collect()
+                } else {
+                    items
+                };
+                collected.record(collection, &fork, in_scope.len() as u64, started, "ok");
+                collected
+                    .dataset
+                    .insert_list(collection.key, ListOutcome::Items(in_scope));
+            }
+            Err(err) => {
+                tracing::info!(collection = collection.key, error = %err, "collection failed");
+                let fetch_error = err.to_fetch_error(collection.permission);
+                collected.record(collection, &fork, 0, started, fetch_error.class());
+                collected
+                    .dataset
+                    .insert_list(collection.key, ListOutcome::Failed(fetch_error));
+            }
+        }
+    }
+
+    for collection in needed {
+        let (parent, suffix, api_version, is_list) = match collection.source {
+            Source::ChildGet {
+                parent,
+                suffix,
+                api_version,
+            } => (parent, suffix, api_version, false),
+            Source::ChildList {
+                parent,
+                suffix,
+                api_version,
+            } => (parent, suffix, api_version, true),
+            Source::SubscriptionList { .. } => continue,
+        };
+        if let Some(err) = collected.dataset.failure(parent).cloned() {
+            collected.dataset.insert_failure(collection.key, err);
+            continue;
+        }
+        let fork = session.fork();
+        let started = Instant::now();
+        let parents: Vec<&Value> = collected
+            .dataset
+            .items(parent)
+            .iter()
+            .filter(|p| collection.applies_to.is_none_or(|applies| applies(p)))
+            .collect();
+        let requests: Vec<(String, String, ArmSession)> = parents
+            .iter()
+            .map(|p| {
+                let parent_id = props::resource_id(p).to_string();
+                let url = fork.url(&format!("{parent_id}{suffix}"), api_version);
+                (parent_id, url, fork.clone())
+            })
+            .collect();
+        let outcomes: Vec<(String, ChildOutcome)> = stream::iter(requests.into_iter().map(
+            |(parent_id, url, fork)| async move {
+                let outcome = if is_list {
+                    fork.list(&url).await.map(ChildOutcome::Items)
+                } else {
+                    fork.get(&url).await.map(ChildOutcome::Object)
+                };
+                (parent_id, child_outcome(outcome, collection.permission))
+            },
+        ))
+        .buffer_unordered(child_concurrency.max(1))
+        .collect()
+        .await;
+        let items = outcomes.len() as u64;
+        for (parent_id, outcome) in outcomes {
+            collected
+                .dataset
+                .insert_child(collection.key, &parent_id, outcome);
+        }
+        collected.record(collection, &fork, items, started, "ok");
+    }
+    collected
+}
+
+/// A child that does not exist (404) is absent, not an error.
+fn child_outcome(result: Result<ChildOutcome, ArmError>, permission: &str) -> ChildOutcome {
+    match result {
+        Ok(outcome) => outcome,
+        Err(e) if e.class == ErrorClass::NotApplicable && e.status == Some(404) => {
+            ChildOutcome::Absent
+        }
+        Err(e) => ChildOutcome::Failed(e.to_fetch_error(permission)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_service_needs_its_parents_too() {
+        for service in shared::checks::catalogue() {
+            let needed: Vec<&str> = needed_collections(service).iter().map(|c| c.key).collect();
+            for c in needed_collections(service) {
+                if let Source::ChildGet { parent, .. } | Source::ChildList { parent, .. } = c.source
+                {
+                    assert!(needed.contains(&parent), "{} needs {parent}", c.key);
+                    let parent_source = service.collection(parent).map(|p| p.source);
+                    assert!(
+                        matches!(parent_source, Some(Source::SubscriptionList { .. })),
+                        "{}: children of children are not supported",
+                        c.key
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The job loop: consume on-demand and scheduled jobs, run up to `concurrency` at once, publish
+//! each result with a confirm, and only then ack the job.
+//!
+//! On-demand jobs come first: both queues are consumed with prefetch = concurrency, and when a
+//! slot frees up a waiting on-demand job is always taken before a scheduled one (quorum queues
+//! on RabbitMQ 3.10 have no message priorities, so priority is the worker's choice). On shutdown
+//! the loop stops taking jobs, returns the ones it holds but has not started, and gives running
+//! jobs a grace period; jobs still running then are abandoned and the broker redelivers them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lapin::message::Delivery;
+use shared::broker::{
+    Broker, ConsumerSpec, Publisher, ack, dead_letter, requeue, routing, spawn_consumer,
+};
+use shared::messages::{ScanJob, decode};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::scan::{JobError, ScanContext, execute};
+
+/// Loop settings.
+#[derive(Debug, Clone, Copy)]
+pub struct LoopSettings {
+    pub concurrency: usize,
+    /// Upper bound of one job, well under RabbitMQ's consumer timeout (30 min by default).
+    pub job_timeout: Duration,
+    /// How long running jobs may finish after shutdown is asked.
+    pub shutdown_grace: Duration,
+}
+
+/// Runs until `shutdown` fires and in-flight jobs are done (or the grace period is over).
+pub async fn run(
+    broker: Arc<Broker>,
+    publisher: Publisher,
+    ctx: Arc<ScanContext>,
+    settings: LoopSettings,
+    shutdown: CancellationToken,
+) {
+    let topology = broker.topology().clone();
+    let ondemand_queue = topology.jobs_ondemand().name;
+    let scheduled_queue = topology.jobs_scheduled().name;
+    let prefetch = u16::try_from(settings.concurrency)
+        .unwrap_or(u16::MAX)
+        .max(1);
+    let stop_consuming = shutdown.child_token();
+    let mut ondemand = spawn_consumer(
+        broker.clone(),
+        ConsumerSpec {
+            queue: ondemand_queue.clone(),
+            prefetch,
+            tag: "worker-ondemand".into(),
+            priority: Some(10),
+        },
+        stop_consuming.clone(),
+    );
+    let mut scheduled = spawn_consumer(
+        broker.clone(),
+        ConsumerSpec {
+            queue: scheduled_queue.clone(),
+            prefetch,
+            tag: "worker-scheduled".into(),
+            priority: Some(0),
+        },
+        stop_consuming.clone(),
+    );
+    let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let mut running = JoinSet::new();
+
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let (delivery, queue) = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            Some(d) = ondemand.recv() => (d, ondemand_queue.clone()),
+            Some(d) = scheduled.recv() => (d, scheduled_queue.clone()),
+            else => break,
+        };
+        let (publisher, ctx) = (publisher.clone(), ctx.clone());
+        running.spawn(async move {
+            handle(&publisher, &ctx, &queue, delivery, settings.job_timeout).await;
+            drop(permit);
+        });
+        while running.try_join_next().is_some() {}
+    }
+
+    tracing::info!(in_flight = running.len(), "stopping: no new jobs taken");
+    stop_consuming.cancel();
+    return_unstarted(&mut ondemand).await;
+    return_unstarted(&mut scheduled).await;
+    let drained = tokio::time::timeout(settings.shutdown_grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            abandoned = running.len(),
+            "grace period over; abandoning running jobs (the broker redelivers them)"
+        );
+        running.shutdown().await;
+    }
+}
+
+async fn return_unstarted(rx: &mut mpsc::Receiver<Delivery>) {
+    rx.close();
+    while let Some(delivery) = rx.recv().await {
+        requeue(&delivery).await;
+    }
+}
+
+/// One delivery: decode, run, publish the result, ack. Never panics on input.
+async fn handle(
+    publisher: &Publisher,
+    ctx: &ScanContext,
+    queue: &str,
+    delivery: Delivery,
+    timeout: Duration,
+) {
+    let job: ScanJob = match decode(&delivery.data) {
+        Ok(job) => job,
+        Err(e) => {
+            dead_letter(
+                publisher,
+                queue,
+                &delivery,
+                &format!("undecodable job: {e}"),
+            )
+            .await;
+            return;
+        }
+    };
+    let span = tracing::info_span!(
+        "scan_job",
+        job_id = %job.job_id,
+        scan_id = %job.scan_id,
+        connection_id = %job.connection_id,
+        service = %job.service,
+        trigger = ?job.trigger,
+        redelivered = delivery.redelivered,
+    );
+    shared::telemetry::follow_trace_context(&span, delivery.properties.headers().as_ref());
+    async {
+        let outcome = match tokio::time::timeout(timeout, execute(ctx, &job)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(JobError::Unprocessable(format!(
+                "job exceeded its time bound of {} s",
+                timeout.as_secs()
+            ))),
+        };
+        match outcome {
+            Ok(result) => {
+                let failed = result
+                    .checks
+                    .iter()
+                    .filter(|c| c.status == shared::checks::CheckStatus::Failed)
+                    .count();
+                match publisher
+                    .publish(routing::RESULT, &result, result.job_id)
+                    .await
+                {
+                    Ok(()) => {
+                        ack(&delivery).await;
+                        tracing::info!(
+                            checks = result.checks.len(),
+                            failed,
+                            arm_requests = result.arm.requests,
+                            "job done"
+                        );
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "result not published; returning the job");
+                        requeue(&delivery).await;
+                    }
+                }
+            }
+            Err(JobError::ConnectionGone(id)) => {
+                tracing::info!(connection_id = %id, "connection deleted; dropping its job");
+                ack(&delivery).await;
+            }
+            Err(JobError::Unprocessable(reason)) => {
+                dead_letter(publisher, queue, &delivery, &reason).await;
+            }
+            Err(e @ JobError::Store(_)) => {
+                tracing::warn!(error = %e, "job failed on infrastructure; returning it");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                requeue(&delivery).await;
+            }
+        }
+    }
+    .instrument(span)
+    .await;
+}

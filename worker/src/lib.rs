@@ -1,0 +1,104 @@
+//! The scan worker: stateless, scaled horizontally. It pulls scan jobs from RabbitMQ, gets a
+//! token for the connection's service principal (cached across jobs), collects what the
+//! service's checks need from Azure Resource Manager, evaluates the checks, publishes the result
+//! with a publisher confirm, and only then acks the job.
+//!
+//! - [`consume`]: the job loop (priorities, concurrency, acks, graceful shutdown);
+//! - [`scan`]: one job from message to result;
+//! - [`collect`]: fetching a service's collections once each.
+//!
+//! [`run`] is the library entry point the binary and the end-to-end tests share.
+
+pub mod collect;
+pub mod consume;
+pub mod scan;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::azure::{ArmClient, RetrySettings, TokenProvider, http::build_client};
+use shared::broker::{Broker, Publisher, Topology};
+use shared::config::{AzureArgs, BrokerArgs, LogArgs, RedisArgs, SecretArgs};
+use shared::store::Store;
+use tokio_util::sync::CancellationToken;
+
+/// Worker settings (flags or `FLEET_*` environment variables).
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "worker", version, about = "Azure compliance scan worker")]
+pub struct WorkerConfig {
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    #[command(flatten)]
+    pub secrets: SecretArgs,
+    #[command(flatten)]
+    pub azure: AzureArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// Jobs run at once (also the prefetch of each job queue).
+    #[arg(long, env = "FLEET_WORKER_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: usize,
+    /// Parallel child reads (per-resource GETs) within one job.
+    #[arg(long, env = "FLEET_WORKER_CHILD_CONCURRENCY", default_value_t = 8)]
+    pub child_concurrency: usize,
+    /// Upper bound of one job, seconds (keep it under RabbitMQ's consumer_timeout).
+    #[arg(long, env = "FLEET_JOB_TIMEOUT_SECS", default_value_t = 1200)]
+    pub job_timeout_secs: u64,
+    /// Seconds running jobs may take to finish after SIGTERM.
+    #[arg(long, env = "FLEET_SHUTDOWN_GRACE_SECS", default_value_t = 60)]
+    pub shutdown_grace_secs: u64,
+    /// Name shown in results and broker connections (default: host name and pid).
+    #[arg(long, env = "FLEET_WORKER_NAME")]
+    pub worker_name: Option<String>,
+}
+
+/// Runs a worker until `shutdown` fires.
+pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let name = config.worker_name.clone().unwrap_or_else(default_name);
+    let http = build_client(
+        config.azure.extra_ca_file.as_deref(),
+        config.azure.request_timeout(),
+    )?;
+    let arm = ArmClient::new(
+        http.clone(),
+        TokenProvider::new(http),
+        RetrySettings::default(),
+    );
+    let store = Store::connect(&config.redis.redis_url, &config.redis.key_prefix).await?;
+    let broker = Broker::connect(
+        config.broker.amqp_url.clone(),
+        Topology::new(&config.broker.queue_prefix),
+        &name,
+    )
+    .await?;
+    let publisher = Publisher::new(broker.clone());
+    let ctx = Arc::new(scan::ScanContext {
+        store,
+        arm,
+        keys: config.secrets.secret_keys.clone(),
+        worker_name: name.clone(),
+        child_concurrency: config.child_concurrency,
+    });
+    tracing::info!(worker = %name, concurrency = config.concurrency, "worker started");
+    consume::run(
+        broker.clone(),
+        publisher,
+        ctx,
+        consume::LoopSettings {
+            concurrency: config.concurrency.max(1),
+            job_timeout: Duration::from_secs(config.job_timeout_secs.max(1)),
+            shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
+        },
+        shutdown,
+    )
+    .await;
+    broker.close().await;
+    tracing::info!(worker = %name, "worker stopped");
+    Ok(())
+}
+
+fn default_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_string());
+    format!("{host}/{}", std::process::id())
+}

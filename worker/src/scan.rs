@@ -1,0 +1,126 @@
+//! One scan job from message to result: load the connection, open its secret in memory, collect
+//! the service's data with the connection's principal, evaluate every check, and build the
+//! result message. Nothing here touches the broker; `consume` decides what to ack.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use shared::azure::{ArmClient, Principal};
+use shared::checks::{self, EvalContext, region::RegionFilter};
+use shared::crypto::KeyRing;
+use shared::messages::{ArmUsage, CheckResult, MESSAGE_VERSION, Message, ScanJob, ScanResult};
+use shared::store::{ConnectionRecord, Store, StoreError};
+
+use crate::collect::collect;
+
+/// Why a job produced no result.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The connection was deleted after the job was queued: nothing to do.
+    #[error("connection {0} no longer exists")]
+    ConnectionGone(uuid::Uuid),
+    /// The job can never succeed as it is; park it in the dead-letter queue.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// Infrastructure trouble (Redis); try again later.
+    #[error("store unavailable: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What a job needs from the process.
+#[derive(Debug, Clone)]
+pub struct ScanContext {
+    pub store: Store,
+    pub arm: ArmClient,
+    pub keys: KeyRing,
+    pub worker_name: String,
+    pub child_concurrency: usize,
+}
+
+/// Runs a job to its result.
+pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<ScanResult, JobError> {
+    let started_at = Utc::now();
+    let service = checks::service(&job.service)
+        .ok_or_else(|| JobError::Unprocessable(format!("unknown service {:?}", job.service)))?;
+    let record = ctx
+        .store
+        .connection(job.connection_id)
+        .await?
+        .ok_or(JobError::ConnectionGone(job.connection_id))?;
+    if record.organization_id != job.organization_id {
+        return Err(JobError::Unprocessable(format!(
+            "job names organization {:?} but connection {} belongs to another",
+            job.organization_id, job.connection_id
+        )));
+    }
+    let principal = principal_of(ctx, &record)?;
+    let session = ctx
+        .arm
+        .session(principal)
+        .map_err(|e| JobError::Unprocessable(e.to_string()))?;
+
+    let collect_started = Instant::now();
+    let regions = RegionFilter::new(&record.regions);
+    let collected = collect(
+        &session,
+        service,
+        &record.subscription_id,
+        &regions,
+        ctx.child_concurrency,
+    )
+    .await;
+    let collect_ms = collect_started.elapsed().as_millis() as u64;
+
+    let evaluate_started = Instant::now();
+    let now = Utc::now();
+    let eval = EvalContext::new(&collected.dataset, now, &record.subscription_id);
+    let results: Vec<CheckResult> = service
+        .checks
+        .iter()
+        .map(|check| checks::run_check(check, &eval))
+        .collect();
+    let evaluate_ms = evaluate_started.elapsed().as_millis() as u64;
+
+    Ok(ScanResult {
+        schema: ScanResult::SCHEMA.to_string(),
+        version: MESSAGE_VERSION,
+        job_id: job.job_id,
+        scan_id: job.scan_id,
+        organization_id: job.organization_id.clone(),
+        connection_id: job.connection_id,
+        service: job.service.clone(),
+        trigger: job.trigger,
+        started_at,
+        finished_at: Utc::now(),
+        worker: ctx.worker_name.clone(),
+        arm: ArmUsage {
+            requests: collected.requests,
+            throttled: collected.throttled,
+            retries: collected.retries,
+            collect_ms,
+            evaluate_ms,
+            collections: collected.usage,
+        },
+        checks: results,
+    })
+}
+
+/// The connection's service principal, its secret opened in memory only.
+fn principal_of(ctx: &ScanContext, record: &ConnectionRecord) -> Result<Principal, JobError> {
+    let secret = ctx
+        .keys
+        .open(&record.sealed_secret, &record.id.to_string())
+        .map_err(|e| {
+            JobError::Unprocessable(format!(
+                "client secret of connection {} cannot be opened: {e}",
+                record.id
+            ))
+        })?;
+    Ok(Principal {
+        endpoints: record.cloud.endpoints(),
+        tenant_id: record.tenant_id.clone(),
+        client_id: record.client_id.clone(),
+        secret,
+        secret_version: record.secret_version.clone(),
+    })
+}
