@@ -34,22 +34,30 @@ impl Drop for TelemetryGuard {
     }
 }
 
+/// Log filter when `RUST_LOG` is not set.
+pub const DEFAULT_FILTER: &str = "info,lapin=warn,azure_core=warn,azure_identity=warn";
+
 /// Installs logging and tracing for a binary, logging to stderr.
 pub fn init(service_name: &str, format: LogFormat) -> TelemetryGuard {
-    init_with_writer(service_name, format, std::io::stderr)
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    init_with_writer(service_name, format, std::io::stderr, filter)
 }
 
-/// Same as [`init`] with another log destination (tests capture logs this way). Installing twice
-/// in one process keeps the first subscriber.
-pub fn init_with_writer<W>(service_name: &str, format: LogFormat, writer: W) -> TelemetryGuard
+/// Same as [`init`] with another log destination and filter (tests capture logs this way).
+/// Installing twice in one process keeps the first subscriber.
+pub fn init_with_writer<W>(
+    service_name: &str,
+    format: LogFormat,
+    writer: W,
+    filter: EnvFilter,
+) -> TelemetryGuard
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let provider = tracer_provider(service_name);
     let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("azure-scan-fleet"));
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,lapin=warn,azure_core=warn,azure_identity=warn"));
     let registry = tracing_subscriber::registry().with(filter).with(otel);
     let result = match format {
         LogFormat::Text => registry

@@ -1,1 +1,438 @@
-//! placeholder
+//! The end-to-end harness: a whole fleet in one process, against the real local RabbitMQ and
+//! Redis and an in-process Azure emulator.
+//!
+//! Each [`Fleet`] gets its own queue-name and Redis-key prefix, so tests run in parallel without
+//! sharing state, and [`Fleet::shutdown`] deletes its queues, exchanges and keys. The scheduler
+//! and workers run through their library entry points (`scheduler::run`, `worker::run`), the
+//! same code the binaries run. Logs of the whole process are captured so tests can search them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use azure_emulator::{EmulatorHandle, EmulatorOptions, Scenario};
+use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use shared::broker::Topology;
+use shared::config::{
+    AzureArgs, BrokerArgs, LogArgs, LogFormat, RedisArgs, SecretArgs, SensitiveUrl,
+};
+use shared::crypto::KeyRing;
+use shared::store::Store;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379/";
+
+/// The demo scenario shipped with the emulator.
+pub fn demo_scenario_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../emulator/scenarios/demo.json")
+}
+
+/// The demo scenario as JSON (with its `demo` and `expectations` blocks).
+pub fn demo_scenario_json() -> Value {
+    let text = std::fs::read_to_string(demo_scenario_path()).expect("demo scenario readable");
+    serde_json::from_str(&text).expect("demo scenario is JSON")
+}
+
+/// Everything the process logged since it started (all tests of this binary).
+pub fn captured_logs() -> String {
+    let logs = log_buffer().lock().map(|b| b.clone()).unwrap_or_default();
+    String::from_utf8_lossy(&logs).into_owned()
+}
+
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    BUFFER.get_or_init(Arc::default)
+}
+
+#[derive(Clone)]
+struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        std::io::stderr().write_all(buf).ok();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs log capture (debug level for the fleet's own crates) once per test binary.
+pub fn init_logging() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let writer = CaptureWriter(log_buffer().clone());
+        let filter = tracing_subscriber::EnvFilter::new(
+            "info,shared=debug,worker=debug,scheduler=debug,azure_core=debug,azure_identity=debug,lapin=warn,azure_emulator=warn",
+        );
+        let guard = shared::telemetry::init_with_writer(
+            "e2e",
+            LogFormat::Json,
+            move || writer.clone(),
+            filter,
+        );
+        std::mem::forget(guard);
+    });
+}
+
+/// A test-owned fleet: emulator, scheduler, workers, with unique names.
+pub struct Fleet {
+    pub prefix: String,
+    pub emulator: EmulatorHandle,
+    pub api: SocketAddr,
+    pub operator_token: String,
+    pub keys: KeyRing,
+    pub store: Store,
+    pub topology: Topology,
+    ca_file: PathBuf,
+    shutdown: CancellationToken,
+    tasks: tokio::task::JoinSet<anyhow::Result<()>>,
+    http: reqwest::Client,
+}
+
+/// How to start a fleet.
+#[derive(Debug, Clone)]
+pub struct FleetOptions {
+    pub workers: usize,
+    pub worker_concurrency: usize,
+    pub scan_on_create: bool,
+    /// Start the scheduler (API, planner, ingester, rescan consumer).
+    pub scheduler: bool,
+    pub plan_interval_secs: f64,
+}
+
+impl Default for FleetOptions {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            worker_concurrency: 2,
+            scan_on_create: true,
+            scheduler: true,
+            plan_interval_secs: 0.5,
+        }
+    }
+}
+
+impl Fleet {
+    pub async fn start(scenario: Scenario, options: FleetOptions) -> anyhow::Result<Self> {
+        init_logging();
+        let prefix = format!("t{}.", &Uuid::new_v4().simple().to_string()[..10]);
+        let emulator = azure_emulator::start(scenario, EmulatorOptions::default()).await?;
+        let ca_file = std::env::temp_dir().join(format!("{prefix}emulator-ca.pem"));
+        std::fs::write(&ca_file, emulator.ca_pem())?;
+        let keys = KeyRing::parse(&KeyRing::generate_key("test"))?;
+        let operator_token = format!("op-{}", Uuid::new_v4().simple());
+        let store = Store::connect(&url(REDIS_URL), &prefix).await?;
+        let shutdown = CancellationToken::new();
+        let mut tasks = tokio::task::JoinSet::new();
+
+        let broker = BrokerArgs {
+            amqp_url: url(AMQP_URL),
+            queue_prefix: prefix.clone(),
+        };
+        let redis = RedisArgs {
+            redis_url: url(REDIS_URL),
+            key_prefix: prefix.clone(),
+        };
+        let secrets = SecretArgs {
+            secret_keys: keys.clone(),
+        };
+        let log = LogArgs {
+            log_format: LogFormat::Json,
+        };
+
+        let mut api = SocketAddr::from(([127, 0, 0, 1], 0));
+        if options.scheduler {
+            let config = scheduler::SchedulerConfig {
+                broker: broker.clone(),
+                redis: redis.clone(),
+                secrets: secrets.clone(),
+                log: log.clone(),
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                operator_token: operator_token.clone(),
+                plan_interval_secs: options.plan_interval_secs,
+                ingest_prefetch: 16,
+                scan_on_create: options.scan_on_create,
+            };
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            tasks.spawn(scheduler::run(config, shutdown.clone(), Some(tx)));
+            api = tokio::time::timeout(Duration::from_secs(30), rx)
+                .await
+                .context("scheduler did not start listening")??;
+        }
+        for i in 0..options.workers {
+            let config = worker::WorkerConfig {
+                broker: broker.clone(),
+                redis: redis.clone(),
+                secrets: secrets.clone(),
+                azure: AzureArgs {
+                    extra_ca_file: Some(ca_file.to_string_lossy().into_owned()),
+                    azure_request_timeout_secs: 20,
+                },
+                log: log.clone(),
+                concurrency: options.worker_concurrency,
+                child_concurrency: 4,
+                job_timeout_secs: 120,
+                shutdown_grace_secs: 10,
+                worker_name: Some(format!("{prefix}worker-{i}")),
+            };
+            tasks.spawn(worker::run(config, shutdown.clone()));
+        }
+        Ok(Self {
+            topology: Topology::new(&prefix),
+            prefix,
+            emulator,
+            api,
+            operator_token,
+            keys,
+            store,
+            ca_file,
+            shutdown,
+            tasks,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()?,
+        })
+    }
+
+    /// The emulator as a custom cloud, as a connection's `cloud` field.
+    pub fn cloud_json(&self) -> Value {
+        json!({
+            "kind": "custom",
+            "authority_host": self.emulator.base_url(),
+            "resource_manager": self.emulator.base_url(),
+            // The emulator stands in for the public cloud's Resource Manager, so its tokens carry
+            // that audience (a custom cloud chooses its own, as Azure Stack Hub does).
+            "arm_audience": "https://management.azure.com/",
+        })
+    }
+
+    pub fn api_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.api)
+    }
+
+    /// An authenticated API call; returns (status, JSON body or Null).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut request = self
+            .http
+            .request(method, self.api_url(path))
+            .bearer_auth(&self.operator_token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok((status, value))
+    }
+
+    /// Creates the demo connection through the API; returns (connection id, first scan id).
+    pub async fn create_demo_connection(
+        &self,
+        secret: &str,
+    ) -> anyhow::Result<(Uuid, Option<Uuid>)> {
+        let demo = demo_scenario_json();
+        let sub = &demo["subscriptions"][0];
+        let app = &demo["tenants"][0]["applications"][0];
+        let body = json!({
+            "organization_id": demo["demo"]["organization_id"],
+            "name": demo["demo"]["connection_name"],
+            "credential_name": demo["demo"]["credential_name"],
+            "tenant_id": sub["tenant_id"],
+            "client_id": app["client_id"],
+            "subscription_id": sub["id"],
+            "connection_identifier": sub["id"],
+            "client_secret": secret,
+            "regions": demo["demo"]["regions"],
+            "cloud": self.cloud_json(),
+        });
+        let (status, created) = self
+            .call(reqwest::Method::POST, "/v1/connections", Some(body))
+            .await?;
+        if status != 201 {
+            bail!("create connection answered {status}: {created}");
+        }
+        let id = created["connection"]["id"]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .context("no connection id")?;
+        let scan = created["scan_id"]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok());
+        Ok((id, scan))
+    }
+
+    /// Waits until a scan has completed (every service ingested).
+    pub async fn wait_for_scan(
+        &self,
+        connection: Uuid,
+        scan: Uuid,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(progress) = self.store.scan_progress(connection, scan).await?
+                && progress.completed_at.is_some()
+            {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("scan {scan} did not complete in {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// An AMQP channel for tests that publish or read queues directly.
+    pub async fn amqp(&self) -> anyhow::Result<(lapin::Connection, lapin::Channel)> {
+        let conn =
+            lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default()).await?;
+        let channel = conn.create_channel().await?;
+        Ok((conn, channel))
+    }
+
+    /// Stops the fleet and deletes everything it created on the broker and in Redis.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let stop = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(result) = self.tasks.join_next().await {
+                if let Ok(Err(e)) = result {
+                    eprintln!("fleet task ended with error: {e:#}");
+                }
+            }
+        })
+        .await;
+        if stop.is_err() {
+            self.tasks.shutdown().await;
+        }
+        let (conn, channel) = self.amqp().await?;
+        for queue in self.topology.queues() {
+            for name in [queue.dead_letter_queue(), queue.name.clone()] {
+                channel
+                    .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
+                    .await?;
+            }
+        }
+        for exchange in [
+            self.topology.exchange(),
+            self.topology.dead_letter_exchange(),
+        ] {
+            channel
+                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                .await?;
+        }
+        let _ = conn.close(200, "done".into()).await;
+        delete_keys(&self.store, &self.prefix).await?;
+        let _ = std::fs::remove_file(&self.ca_file);
+        self.emulator.shutdown().await;
+        Ok(())
+    }
+}
+
+/// Every key under `prefix`, with its value rendered as text (for secret searches).
+pub async fn dump_keys(store: &Store, prefix: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let mut conn = store.redis();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await?;
+    let mut out = Vec::new();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await?;
+        let rendered = match kind.as_str() {
+            "string" => {
+                redis::cmd("GET")
+                    .arg(&key)
+                    .query_async::<String>(&mut conn)
+                    .await?
+            }
+            "hash" => format!(
+                "{:?}",
+                redis::cmd("HGETALL")
+                    .arg(&key)
+                    .query_async::<Vec<String>>(&mut conn)
+                    .await?
+            ),
+            "set" => format!(
+                "{:?}",
+                redis::cmd("SMEMBERS")
+                    .arg(&key)
+                    .query_async::<Vec<String>>(&mut conn)
+                    .await?
+            ),
+            "zset" => format!(
+                "{:?}",
+                redis::cmd("ZRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .query_async::<Vec<String>>(&mut conn)
+                    .await?
+            ),
+            "stream" => format!(
+                "{:?}",
+                redis::cmd("XRANGE")
+                    .arg(&key)
+                    .arg("-")
+                    .arg("+")
+                    .query_async::<redis::Value>(&mut conn)
+                    .await?
+            ),
+            other => format!("<{other}>"),
+        };
+        out.push((key, rendered));
+    }
+    Ok(out)
+}
+
+async fn delete_keys(store: &Store, prefix: &str) -> anyhow::Result<()> {
+    let mut conn = store.redis();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await?;
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL").arg(keys).query_async(&mut conn).await?;
+    }
+    Ok(())
+}
+
+fn url(s: &str) -> SensitiveUrl {
+    s.parse().expect("static URL parses")
+}
+
+/// The demo scenario with its secret replaced (so each test has a secret of its own to search
+/// for), and the secret.
+pub fn demo_with_unique_secret() -> (Scenario, String) {
+    let secret = format!("Sec~{}.{}", Uuid::new_v4().simple(), "Zq7_w");
+    let mut demo = demo_scenario_json();
+    demo["tenants"][0]["applications"][0]["secrets"][0]["value"] = Value::String(secret.clone());
+    let scenario =
+        Scenario::from_json(&demo.to_string()).expect("demo scenario loads in the emulator");
+    (scenario, secret)
+}
+
+/// Secrets kept out of harm's way in test code too.
+pub fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_string())
+}

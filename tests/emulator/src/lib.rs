@@ -19,6 +19,7 @@ mod authz;
 mod counters;
 mod entra;
 mod jwt;
+mod relative_time;
 mod resource_path;
 mod scenario;
 mod tls;

@@ -1,7 +1,8 @@
 //! Scenario files: the world the emulator serves, stated as data.
 //!
 //! A test describes its tenants, applications, subscriptions, role grants and ARM resources in
-//! JSON, and the emulator answers from that. Unknown keys are ignored so that test files can carry
+//! JSON, and the emulator answers from that. String values like `{{now-30d}}` are relative times
+//! (see `relative_time`). Unknown keys are ignored so that test files can carry
 //! their own extra data (for example an `expectations` block) next to the world they describe.
 
 use std::path::Path;
@@ -166,7 +167,10 @@ impl Scenario {
 
     /// Parses and checks a scenario from JSON text.
     pub fn from_json(json: &str) -> anyhow::Result<Scenario> {
-        let scenario: Scenario = serde_json::from_str(json).context("parsing scenario JSON")?;
+        let mut raw: serde_json::Value =
+            serde_json::from_str(json).context("parsing scenario JSON")?;
+        crate::relative_time::resolve(&mut raw)?;
+        let scenario: Scenario = serde_json::from_value(raw).context("reading scenario JSON")?;
         scenario.validate()?;
         Ok(scenario)
     }

@@ -1,0 +1,211 @@
+//! The whole path: create the demo connection through the API -> first scan enqueued ->
+//! workers (tokens from the emulator's Entra, data from its ARM) -> results queue -> ingest ->
+//! Redis. The results must equal the scenario's expectations, check by check and resource by
+//! resource.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use e2e::{Fleet, FleetOptions, demo_scenario_json, demo_with_unique_secret};
+use serde_json::Value;
+use shared::checks::CheckStatus;
+use shared::messages::FindingStatus;
+use shared::store::ConnectionState;
+
+fn names(results: &shared::store::StoredCheckResult, status: FindingStatus) -> Vec<String> {
+    let mut v: Vec<String> = results
+        .result
+        .findings
+        .iter()
+        .filter(|f| f.status == status)
+        .map(|f| f.resource_name.clone())
+        .collect();
+    v.sort();
+    v
+}
+
+fn expected_names(e: &Value, key: &str) -> Vec<String> {
+    let mut v: Vec<String> = e[key]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn demo_scan_matches_the_scenario_check_by_check() {
+    let (scenario, secret) = demo_with_unique_secret();
+    let fleet = Fleet::start(scenario, FleetOptions::default())
+        .await
+        .expect("fleet");
+    let (id, scan) = fleet.create_demo_connection(&secret).await.expect("create");
+    let scan = scan.expect("a first scan is enqueued on create");
+    fleet
+        .wait_for_scan(id, scan, Duration::from_secs(60))
+        .await
+        .expect("scan completes");
+
+    let latest = fleet.store.latest_results(id).await.expect("results");
+    let by_check: BTreeMap<&str, &shared::store::StoredCheckResult> = latest
+        .iter()
+        .map(|r| (r.result.check_id.as_str(), r))
+        .collect();
+    let demo = demo_scenario_json();
+    let expectations = demo["expectations"].as_object().expect("expectations");
+    let catalogue_checks: usize = shared::checks::catalogue()
+        .iter()
+        .map(|s| s.checks.len())
+        .sum();
+    assert_eq!(
+        latest.len(),
+        catalogue_checks,
+        "one latest result per check"
+    );
+    assert_eq!(
+        expectations.len(),
+        catalogue_checks,
+        "the scenario states every check"
+    );
+
+    let mut mismatches = Vec::new();
+    for (check_id, e) in expectations {
+        let Some(r) = by_check.get(check_id.as_str()) else {
+            mismatches.push(format!("{check_id}: no result"));
+            continue;
+        };
+        let status = serde_json::to_value(r.result.status).expect("status");
+        if status != e["status"] {
+            mismatches.push(format!(
+                "{check_id}: status {status} != {} ({})",
+                e["status"], r.result.reason
+            ));
+        }
+        for (key, fs) in [
+            ("failed", FindingStatus::Failed),
+            ("passed", FindingStatus::Passed),
+            ("not_applicable", FindingStatus::NotApplicable),
+        ] {
+            let got = names(r, fs);
+            let want = expected_names(e, key);
+            if got != want {
+                mismatches.push(format!("{check_id}: {key} {got:?} != {want:?}"));
+            }
+        }
+        // Failing findings carry evidence: the property and the value seen.
+        for f in r
+            .result
+            .findings
+            .iter()
+            .filter(|f| f.status == FindingStatus::Failed)
+        {
+            if f.evidence.is_empty() {
+                mismatches.push(format!(
+                    "{check_id}: {} failed without evidence",
+                    f.resource_name
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "results differ from the scenario:\n{}",
+        mismatches.join("\n")
+    );
+
+    // Out-of-region resources never appear.
+    for r in &latest {
+        for f in &r.result.findings {
+            assert!(
+                !f.resource_name.contains("japan"),
+                "{} leaked {}",
+                r.result.check_id,
+                f.resource_name
+            );
+        }
+    }
+
+    // The connection is Active, counts add up, the next scan is planned within a week.
+    let record = fleet
+        .store
+        .connection(id)
+        .await
+        .expect("get")
+        .expect("exists");
+    let status = fleet
+        .store
+        .status(&record, chrono::Utc::now())
+        .await
+        .expect("status");
+    assert_eq!(status.state, ConnectionState::Active);
+    assert_eq!(status.last_completed_scan_id, Some(scan));
+    assert_eq!(
+        status.counts.values().sum::<u64>() as usize,
+        catalogue_checks
+    );
+    let failed = expectations
+        .values()
+        .filter(|e| e["status"] == "failed")
+        .count() as u64;
+    assert_eq!(
+        status
+            .counts
+            .get(&CheckStatus::Failed)
+            .copied()
+            .unwrap_or(0),
+        failed
+    );
+    let next = status.next_scan_at.expect("next scan planned");
+    assert!(next > chrono::Utc::now() && next < chrono::Utc::now() + chrono::Duration::days(7));
+
+    // One history entry per check after one scan.
+    for check_id in expectations.keys() {
+        assert_eq!(
+            fleet.store.history_len(id, check_id).await.expect("xlen"),
+            1,
+            "{check_id}"
+        );
+    }
+
+    // The API serves the same.
+    let (code, body) = fleet
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/connections/{id}/results"),
+            None,
+        )
+        .await
+        .expect("api");
+    assert_eq!(code, 200);
+    assert_eq!(body.as_array().map(Vec::len), Some(catalogue_checks));
+    let (code, body) = fleet
+        .call(reqwest::Method::GET, &format!("/v1/connections/{id}"), None)
+        .await
+        .expect("api");
+    assert_eq!(code, 200);
+    assert_eq!(body["status"]["state"], "active");
+    assert!(body.get("client_secret").is_none());
+
+    // ARM calls: report them against the minimum the scenario needs.
+    let counters = fleet.emulator.counters();
+    let arm: u64 = counters
+        .by_endpoint
+        .iter()
+        .filter(|(k, _)| k.starts_with("GET /subscriptions"))
+        .map(|(_, v)| *v)
+        .sum();
+    let tokens: u64 = counters.token_requests_by_client.values().sum();
+    eprintln!("ARM requests for the demo scan: {arm}; token requests: {tokens}");
+    // Storage: 2 list pages + 2 file services; NSG: 3 + 1 + 2 list pages + 2 flow-log lists.
+    assert_eq!(arm, 12, "{:#?}", counters.by_endpoint);
+    assert!(
+        tokens <= 2,
+        "one token per principal per worker, got {tokens}"
+    );
+
+    fleet.shutdown().await.expect("cleanup");
+}
