@@ -214,9 +214,71 @@ impl Topology {
     }
 }
 
+impl Topology {
+    /// The same topology as a RabbitMQ definitions document (`rabbitmqctl import_definitions`,
+    /// or `definitions.local.path` at boot), for the default vhost.
+    pub fn definitions(&self) -> serde_json::Value {
+        use serde_json::json;
+        let vhost = "/";
+        let exchange = |name: String, kind: &str| {
+            json!({"name": name, "vhost": vhost, "type": kind, "durable": true,
+                   "auto_delete": false, "internal": false, "arguments": {}})
+        };
+        let binding = |source: String, destination: String, key: &str| {
+            json!({"source": source, "vhost": vhost, "destination": destination,
+                   "destination_type": "queue", "routing_key": key, "arguments": {}})
+        };
+        let dlx = self.dead_letter_exchange();
+        let mut queues = Vec::new();
+        let mut bindings = Vec::new();
+        for q in self.queues() {
+            let mut args = serde_json::Map::new();
+            for (k, v) in q.arguments(&dlx).inner() {
+                let value = match v {
+                    AMQPValue::LongString(s) => json!(s.to_string()),
+                    AMQPValue::LongLongInt(n) => json!(n),
+                    other => json!(format!("{other:?}")),
+                };
+                args.insert(k.to_string(), value);
+            }
+            queues.push(json!({"name": q.name, "vhost": vhost, "durable": true,
+                               "auto_delete": false, "arguments": args}));
+            queues.push(
+                json!({"name": q.dead_letter_queue(), "vhost": vhost, "durable": true,
+                               "auto_delete": false, "arguments": {"x-queue-type": "quorum"}}),
+            );
+            bindings.push(binding(self.exchange(), q.name.clone(), q.routing_key));
+            bindings.push(binding(dlx.clone(), q.dead_letter_queue(), &q.name));
+        }
+        json!({
+            "vhosts": [{"name": vhost}],
+            "exchanges": [exchange(self.exchange(), "topic"), exchange(dlx, "direct")],
+            "queues": queues,
+            "bindings": bindings,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deploy_definitions_match_the_code() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../deploy/rabbitmq/definitions.json");
+        let expected =
+            serde_json::to_string_pretty(&Topology::new("").definitions()).expect("json") + "\n";
+        if std::env::var_os("UPDATE_DEFINITIONS").is_some() {
+            std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+            std::fs::write(&path, &expected).expect("write");
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            committed, expected,
+            "deploy/rabbitmq/definitions.json is out of date: run `UPDATE_DEFINITIONS=1 cargo test -p shared topology`"
+        );
+    }
 
     #[test]
     fn names_carry_the_prefix() {

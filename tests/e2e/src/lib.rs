@@ -58,7 +58,6 @@ impl std::io::Write for CaptureWriter {
         if let Ok(mut b) = self.0.lock() {
             b.extend_from_slice(buf);
         }
-        std::io::stderr().write_all(buf).ok();
         Ok(buf.len())
     }
 
@@ -170,25 +169,7 @@ impl Fleet {
                 .await
                 .context("scheduler did not start listening")??;
         }
-        for i in 0..options.workers {
-            let config = worker::WorkerConfig {
-                broker: broker.clone(),
-                redis: redis.clone(),
-                secrets: secrets.clone(),
-                azure: AzureArgs {
-                    extra_ca_file: Some(ca_file.to_string_lossy().into_owned()),
-                    azure_request_timeout_secs: 20,
-                },
-                log: log.clone(),
-                concurrency: options.worker_concurrency,
-                child_concurrency: 4,
-                job_timeout_secs: 120,
-                shutdown_grace_secs: 10,
-                worker_name: Some(format!("{prefix}worker-{i}")),
-            };
-            tasks.spawn(worker::run(config, shutdown.clone()));
-        }
-        Ok(Self {
+        let mut fleet = Self {
             topology: Topology::new(&prefix),
             prefix,
             emulator,
@@ -202,9 +183,43 @@ impl Fleet {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()?,
-        })
+        };
+        for i in 0..options.workers {
+            let config = fleet.worker_config(&format!("worker-{i}"), options.worker_concurrency);
+            let token = fleet.shutdown.clone();
+            fleet.tasks.spawn(worker::run(config, token));
+        }
+        Ok(fleet)
     }
 
+    /// Settings of a worker of this fleet (tests start extra workers with their own stop).
+    pub fn worker_config(&self, name: &str, concurrency: usize) -> worker::WorkerConfig {
+        worker::WorkerConfig {
+            broker: BrokerArgs {
+                amqp_url: url(AMQP_URL),
+                queue_prefix: self.prefix.clone(),
+            },
+            redis: RedisArgs {
+                redis_url: url(REDIS_URL),
+                key_prefix: self.prefix.clone(),
+            },
+            secrets: SecretArgs {
+                secret_keys: self.keys.clone(),
+            },
+            azure: AzureArgs {
+                extra_ca_file: Some(self.ca_file.to_string_lossy().into_owned()),
+                azure_request_timeout_secs: 20,
+            },
+            log: LogArgs {
+                log_format: LogFormat::Json,
+            },
+            concurrency,
+            child_concurrency: 4,
+            job_timeout_secs: 120,
+            shutdown_grace_secs: 20,
+            worker_name: Some(format!("{}{name}", self.prefix)),
+        }
+    }
     /// The emulator as a custom cloud, as a connection's `cloud` field.
     pub fn cloud_json(&self) -> Value {
         json!({

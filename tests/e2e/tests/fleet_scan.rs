@@ -89,11 +89,18 @@ async fn demo_scan_matches_the_scenario_check_by_check() {
             ("failed", FindingStatus::Failed),
             ("passed", FindingStatus::Passed),
             ("not_applicable", FindingStatus::NotApplicable),
+            ("access_denied", FindingStatus::AccessDenied),
         ] {
             let got = names(r, fs);
             let want = expected_names(e, key);
             if got != want {
                 mismatches.push(format!("{check_id}: {key} {got:?} != {want:?}"));
+            }
+        }
+        if let Some(missing) = e.get("missing_permission") {
+            let got = serde_json::to_value(&r.result.missing_permission).expect("json");
+            if &got != missing {
+                mismatches.push(format!("{check_id}: missing permission {got} != {missing}"));
             }
         }
         // Failing findings carry evidence: the property and the value seen.

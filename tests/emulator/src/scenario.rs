@@ -27,6 +27,10 @@ pub struct Scenario {
     /// Items per page of ARM lists, unless a subscription overrides it.
     #[serde(default = "default_page_size")]
     pub page_size: usize,
+    /// Added to every ARM response, in milliseconds (a slow Azure, for shutdown and timeout
+    /// tests).
+    #[serde(default)]
+    pub arm_latency_ms: u64,
     #[serde(default)]
     pub tenants: Vec<Tenant>,
     #[serde(default)]
@@ -149,6 +153,7 @@ impl Default for Scenario {
         Scenario {
             token_lifetime_seconds: DEFAULT_TOKEN_LIFETIME_SECONDS,
             page_size: DEFAULT_PAGE_SIZE,
+            arm_latency_ms: 0,
             tenants: Vec::new(),
             subscriptions: Vec::new(),
         }

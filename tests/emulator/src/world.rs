@@ -12,6 +12,7 @@ use crate::scenario::{Application, Scenario, Subscription, Tenant, resource_id};
 /// The scenario with lookup keys.
 pub(crate) struct World {
     pub(crate) token_lifetime_seconds: u64,
+    pub(crate) arm_latency: std::time::Duration,
     default_page_size: usize,
     tenants: Vec<Tenant>,
     subscriptions: Vec<SubscriptionEntry>,
@@ -62,6 +63,7 @@ impl World {
         }
         Ok(World {
             token_lifetime_seconds: scenario.token_lifetime_seconds,
+            arm_latency: std::time::Duration::from_millis(scenario.arm_latency_ms),
             default_page_size: scenario.page_size,
             tenants: scenario.tenants,
             subscriptions,

@@ -41,6 +41,9 @@ struct ResponseMeta {
 
 pub(crate) async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let mut meta = ResponseMeta::default();
+    if !state.world.arm_latency.is_zero() {
+        tokio::time::sleep(state.world.arm_latency).await;
+    }
     let outcome = serve(&state, &request, &mut meta);
     if let Err(error) = &outcome {
         tracing::debug!(
