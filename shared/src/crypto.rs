@@ -220,10 +220,16 @@ mod tests {
         assert!(KeyRing::parse("k1:not-base64!").is_err());
         assert!(KeyRing::parse("k1:AAAA").is_err());
         let ring = KeyRing::parse(&KeyRing::generate_key("k1")).expect("ring");
-        let mut sealed = ring.seal(&secret("x"), "c").expect("seal");
-        sealed.pop();
-        sealed.push('A');
-        assert!(ring.open(&sealed, "c").is_err());
+        let sealed = ring.seal(&secret("x"), "c").expect("seal");
+        // Flip one bit of the ciphertext (not the nonce) and re-encode.
+        let (head, b64) = sealed.rsplit_once('.').expect("format");
+        let mut blob = URL_SAFE_NO_PAD.decode(b64).expect("base64");
+        blob[NONCE_LEN] ^= 0x01;
+        let tampered = format!("{head}.{}", URL_SAFE_NO_PAD.encode(blob));
+        assert!(matches!(
+            ring.open(&tampered, "c"),
+            Err(CryptoError::OpenFailed(_))
+        ));
         assert!(ring.open("garbage", "c").is_err());
         let debug = format!("{ring:?}");
         assert!(debug.contains("k1") && !debug.contains("=="));
