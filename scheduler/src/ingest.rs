@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::message::Delivery;
-use shared::broker::{Broker, ConsumerSpec, Publisher, ack, dead_letter, requeue, spawn_consumer};
+use shared::broker::{Broker, ConsumerSpec, Publisher, ack, dead_letter, requeue, serve_queue};
 use shared::messages::{ScanResult, decode};
 use shared::store::{IngestOutcome, Store};
 use tokio_util::sync::CancellationToken;
@@ -21,19 +21,17 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let queue = broker.topology().results().name;
-    let mut deliveries = spawn_consumer(
-        broker,
-        ConsumerSpec {
-            queue: queue.clone(),
-            prefetch,
-            tag: "scheduler-ingest".into(),
-            priority: None,
-        },
-        shutdown.clone(),
-    );
-    while let Some(delivery) = deliveries.recv().await {
-        handle(&publisher, &store, &queue, &delivery).await;
-    }
+    let spec = ConsumerSpec {
+        queue: queue.clone(),
+        prefetch,
+        tag: "scheduler-ingest".into(),
+        priority: None,
+    };
+    serve_queue(broker, spec, shutdown, move |delivery| {
+        let (publisher, store, queue) = (publisher.clone(), store.clone(), queue.clone());
+        async move { handle(&publisher, &store, &queue, &delivery).await }
+    })
+    .await;
 }
 
 async fn handle(publisher: &Publisher, store: &Store, queue: &str, delivery: &Delivery) {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::message::Delivery;
-use shared::broker::{Broker, ConsumerSpec, Publisher, ack, dead_letter, requeue, spawn_consumer};
+use shared::broker::{Broker, ConsumerSpec, Publisher, ack, dead_letter, requeue, serve_queue};
 use shared::messages::{RescanRequest, Trigger, decode};
 use shared::store::Store;
 use tokio_util::sync::CancellationToken;
@@ -21,19 +21,17 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let queue = broker.topology().rescans().name;
-    let mut deliveries = spawn_consumer(
-        broker,
-        ConsumerSpec {
-            queue: queue.clone(),
-            prefetch: 8,
-            tag: "scheduler-rescan".into(),
-            priority: None,
-        },
-        shutdown,
-    );
-    while let Some(delivery) = deliveries.recv().await {
-        handle(&publisher, &store, &queue, &delivery).await;
-    }
+    let spec = ConsumerSpec {
+        queue: queue.clone(),
+        prefetch: 8,
+        tag: "scheduler-rescan".into(),
+        priority: None,
+    };
+    serve_queue(broker, spec, shutdown, move |delivery| {
+        let (publisher, store, queue) = (publisher.clone(), store.clone(), queue.clone());
+        async move { handle(&publisher, &store, &queue, &delivery).await }
+    })
+    .await;
 }
 
 async fn handle(publisher: &Publisher, store: &Store, queue: &str, delivery: &Delivery) {

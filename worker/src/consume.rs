@@ -93,6 +93,7 @@ pub async fn run(
         while running.try_join_next().is_some() {}
     }
 
+    while running.try_join_next().is_some() {}
     tracing::info!(in_flight = running.len(), "stopping: no new jobs taken");
     stop_consuming.cancel();
     return_unstarted(&mut ondemand).await;

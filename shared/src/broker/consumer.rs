@@ -111,6 +111,31 @@ async fn consume_once(
     }
 }
 
+/// Consumes `spec.queue` until `shutdown`, running `handle` on up to `spec.prefetch` deliveries
+/// at once. The handler acks, requeues or dead-letters each delivery itself. Returns when the
+/// consumer has stopped and every started handler has finished.
+pub async fn serve_queue<H, Fut>(
+    broker: Arc<Broker>,
+    spec: ConsumerSpec,
+    shutdown: CancellationToken,
+    handle: H,
+) where
+    H: Fn(Delivery) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let parallel = usize::from(spec.prefetch.max(1));
+    let mut deliveries = spawn_consumer(broker, spec, shutdown);
+    let mut running = tokio::task::JoinSet::new();
+    while let Some(delivery) = deliveries.recv().await {
+        while running.len() >= parallel {
+            running.join_next().await;
+        }
+        running.spawn(handle(delivery));
+        while running.try_join_next().is_some() {}
+    }
+    while running.join_next().await.is_some() {}
+}
+
 /// Acknowledges a delivery. A failure means the channel is gone and the broker will redeliver;
 /// it is logged, not fatal.
 pub async fn ack(delivery: &Delivery) {

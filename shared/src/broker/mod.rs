@@ -8,6 +8,6 @@ pub mod publisher;
 pub mod topology;
 
 pub use connection::{Broker, BrokerError};
-pub use consumer::{ConsumerSpec, ack, dead_letter, requeue, spawn_consumer};
+pub use consumer::{ConsumerSpec, ack, dead_letter, requeue, serve_queue, spawn_consumer};
 pub use publisher::{Outgoing, Publisher};
 pub use topology::{Topology, routing};

@@ -14,7 +14,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use azure_emulator::{EmulatorHandle, EmulatorOptions, Scenario};
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use shared::broker::Topology;
 use shared::config::{
@@ -326,6 +325,92 @@ impl Fleet {
         Ok((conn, channel))
     }
 
+    /// Publishes raw bytes on the fleet exchange, as any AMQP client could, and waits for the
+    /// broker's confirm.
+    pub async fn publish_raw(&self, routing_key: &str, body: &[u8]) -> anyhow::Result<()> {
+        let (conn, channel) = self.amqp().await?;
+        channel.confirm_select(Default::default()).await?;
+        let confirm = channel
+            .basic_publish(
+                self.topology.exchange().as_str().into(),
+                routing_key.into(),
+                lapin::options::BasicPublishOptions::default(),
+                body,
+                lapin::BasicProperties::default().with_content_type("application/json".into()),
+            )
+            .await?
+            .await?;
+        let _ = conn.close(200, "done".into()).await;
+        if !confirm.is_ack() {
+            bail!("publish to {routing_key} not confirmed");
+        }
+        Ok(())
+    }
+
+    /// Takes one message from `queue`, waiting up to `timeout` for one to arrive.
+    pub async fn take_message(
+        &self,
+        queue: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Option<lapin::message::BasicGetMessage>> {
+        let (conn, channel) = self.amqp().await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let message = loop {
+            let got = channel
+                .basic_get(
+                    queue.into(),
+                    lapin::options::BasicGetOptions { no_ack: true },
+                )
+                .await?;
+            if got.is_some() || tokio::time::Instant::now() > deadline {
+                break got;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let _ = conn.close(200, "done".into()).await;
+        Ok(message)
+    }
+
+    /// Messages ready in `queue`.
+    pub async fn ready_messages(&self, queue: &str) -> anyhow::Result<u32> {
+        let (conn, channel) = self.amqp().await?;
+        let state = channel
+            .queue_declare(
+                queue.into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await?;
+        let _ = conn.close(200, "done".into()).await;
+        Ok(state.message_count())
+    }
+
+    /// Posts a rescan through the API; returns its scan id.
+    pub async fn rescan(
+        &self,
+        connection: Uuid,
+        services: Option<&[&str]>,
+    ) -> anyhow::Result<Uuid> {
+        let body = services.map(|s| json!({ "services": s }));
+        let (code, accepted) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/connections/{connection}/rescan"),
+                body,
+            )
+            .await?;
+        if code != 202 {
+            bail!("rescan answered {code}: {accepted}");
+        }
+        accepted["scan_id"]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .context("no scan id")
+    }
+
     /// Stops the fleet and deletes everything it created on the broker and in Redis.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();
@@ -447,7 +532,18 @@ pub fn demo_with_unique_secret() -> (Scenario, String) {
     (scenario, secret)
 }
 
-/// Secrets kept out of harm's way in test code too.
-pub fn secret(s: &str) -> SecretString {
-    SecretString::from(s.to_string())
+/// Polls `check` every 100 ms until it holds; panics after `timeout` naming `what`.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -4,28 +4,9 @@
 
 use std::time::Duration;
 
-use e2e::{Fleet, FleetOptions, demo_with_unique_secret};
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
+use e2e::{Fleet, FleetOptions, demo_with_unique_secret, wait_until};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-
-async fn ready_messages(fleet: &Fleet, queue: &str) -> u32 {
-    let (conn, channel) = fleet.amqp().await.expect("amqp");
-    let state = channel
-        .queue_declare(
-            queue.into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("passive declare");
-    let _ = conn.close(200, "done".into()).await;
-    state.message_count()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stopping_worker_finishes_running_jobs_and_takes_no_new_ones() {
@@ -66,24 +47,12 @@ async fn a_stopping_worker_finishes_running_jobs_and_takes_no_new_ones() {
         .expect("scan completed");
 
     // A job published after the stop stays in the queue for the next worker.
-    let (code, _) = fleet
-        .call(
-            reqwest::Method::POST,
-            &format!("/v1/connections/{id}/rescan"),
-            None,
-        )
-        .await
-        .expect("rescan");
-    assert_eq!(code, 202);
+    fleet.rescan(id, None).await.expect("rescan");
     let queue = fleet.topology.jobs_ondemand().name;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while ready_messages(&fleet, &queue).await < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "rescan jobs never queued"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until("rescan jobs queued", Duration::from_secs(10), || async {
+        fleet.ready_messages(&queue).await.expect("depth") >= 2
+    })
+    .await;
     fleet.shutdown().await.expect("cleanup");
 }
 
