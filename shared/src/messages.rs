@@ -81,6 +81,36 @@ pub struct ScanResult {
     /// How much Azure work the job took.
     pub arm: ArmUsage,
     pub checks: Vec<CheckResult>,
+    /// Set when the job could not authenticate at all: every check is `error`, and the
+    /// connection needs its owner's attention (e.g. the client secret expired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_error: Option<ConnectionError>,
+}
+
+/// Why a job could not use the connection's service principal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConnectionError {
+    pub diagnosis: crate::azure::TokenDiagnosis,
+    /// Entra's description (never contains the secret).
+    pub message: String,
+    /// What the customer should do.
+    pub remediation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+}
+
+impl ConnectionError {
+    pub fn from_token_error(e: &crate::azure::TokenError) -> Self {
+        Self {
+            diagnosis: e.diagnosis,
+            message: e.message.clone(),
+            remediation: e.diagnosis.remediation().to_string(),
+            trace_id: e.trace_id.clone(),
+            correlation_id: e.correlation_id.clone(),
+        }
+    }
 }
 
 impl Message for ScanResult {
@@ -96,6 +126,9 @@ pub struct ArmUsage {
     pub throttled: u64,
     /// Requests retried (5xx, 429, connection errors, expired token).
     pub retries: u64,
+    /// Time spent waiting for the fleet-wide ARM read budget, milliseconds.
+    #[serde(default)]
+    pub limiter_wait_ms: u64,
     /// Time spent collecting, milliseconds.
     pub collect_ms: u64,
     /// Time spent evaluating checks, milliseconds.

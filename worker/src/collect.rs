@@ -23,6 +23,7 @@ pub struct Collected {
     pub requests: u64,
     pub throttled: u64,
     pub retries: u64,
+    pub limiter_wait_ms: u64,
 }
 
 impl Collected {
@@ -39,6 +40,9 @@ impl Collected {
         self.requests += requests;
         self.throttled += stats.throttled.load(std::sync::atomic::Ordering::Relaxed);
         self.retries += stats.retries.load(std::sync::atomic::Ordering::Relaxed);
+        self.limiter_wait_ms += stats
+            .limiter_wait_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
         self.usage.push(CollectionUsage {
             collection: collection.key.to_string(),
             requests,

@@ -16,6 +16,7 @@ pub mod scan;
 use std::sync::Arc;
 use std::time::Duration;
 
+use shared::azure::limiter::ReadLimiter;
 use shared::azure::{ArmClient, RetrySettings, TokenProvider, http::build_client};
 use shared::broker::{Broker, Publisher, Topology};
 use shared::config::{AzureArgs, BrokerArgs, LogArgs, RedisArgs, SecretArgs};
@@ -60,12 +61,13 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
         config.azure.extra_ca_file.as_deref(),
         config.azure.request_timeout(),
     )?;
+    let store = Store::connect(&config.redis.redis_url, &config.redis.key_prefix).await?;
     let arm = ArmClient::new(
         http.clone(),
         TokenProvider::new(http),
         RetrySettings::default(),
-    );
-    let store = Store::connect(&config.redis.redis_url, &config.redis.key_prefix).await?;
+    )
+    .with_limiter(ReadLimiter::new(store.redis(), &config.redis.key_prefix));
     let broker = Broker::connect(
         config.broker.amqp_url.clone(),
         Topology::new(&config.broker.queue_prefix),

@@ -8,7 +8,9 @@ use chrono::Utc;
 use shared::azure::{ArmClient, Principal};
 use shared::checks::{self, EvalContext, region::RegionFilter};
 use shared::crypto::KeyRing;
-use shared::messages::{ArmUsage, CheckResult, MESSAGE_VERSION, Message, ScanJob, ScanResult};
+use shared::messages::{
+    ArmUsage, CheckResult, ConnectionError, MESSAGE_VERSION, Message, ScanJob, ScanResult,
+};
 use shared::store::{ConnectionRecord, Store, StoreError};
 
 use crate::collect::collect;
@@ -54,6 +56,12 @@ pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<ScanResult, Job
         )));
     }
     let principal = principal_of(ctx, &record)?;
+    // One token up front: if the principal cannot sign in, no collection can succeed, and the
+    // connection's owner must hear why (expired secret, disabled app, ...).
+    if let Err(e) = ctx.arm.tokens().arm_token(&principal).await {
+        tracing::warn!(diagnosis = ?e.diagnosis, error = %e, "cannot get a token for the connection");
+        return Ok(unauthenticated_result(ctx, job, service, started_at, &e));
+    }
     let session = ctx
         .arm
         .session(principal)
@@ -97,12 +105,56 @@ pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<ScanResult, Job
             requests: collected.requests,
             throttled: collected.throttled,
             retries: collected.retries,
+            limiter_wait_ms: collected.limiter_wait_ms,
             collect_ms,
             evaluate_ms,
             collections: collected.usage,
         },
         checks: results,
+        connection_error: None,
     })
+}
+
+/// Every check ends in Error with the sign-in diagnosis; the result names the connection error
+/// unless it is a passing Entra outage.
+fn unauthenticated_result(
+    ctx: &ScanContext,
+    job: &ScanJob,
+    service: &checks::ServiceDef,
+    started_at: chrono::DateTime<Utc>,
+    error: &shared::azure::TokenError,
+) -> ScanResult {
+    let reason = format!(
+        "Could not sign in to Azure as the connection's service principal: {}",
+        error.diagnosis.remediation()
+    );
+    ScanResult {
+        schema: ScanResult::SCHEMA.to_string(),
+        version: MESSAGE_VERSION,
+        job_id: job.job_id,
+        scan_id: job.scan_id,
+        organization_id: job.organization_id.clone(),
+        connection_id: job.connection_id,
+        service: job.service.clone(),
+        trigger: job.trigger,
+        started_at,
+        finished_at: Utc::now(),
+        worker: ctx.worker_name.clone(),
+        arm: ArmUsage::default(),
+        checks: service
+            .checks
+            .iter()
+            .map(|c| CheckResult {
+                check_id: c.meta.id.to_string(),
+                status: checks::CheckStatus::Error,
+                reason: reason.clone(),
+                missing_permission: None,
+                findings: Vec::new(),
+            })
+            .collect(),
+        connection_error: (!error.diagnosis.is_transient())
+            .then(|| ConnectionError::from_token_error(error)),
+    }
 }
 
 /// The connection's service principal, its secret opened in memory only.

@@ -22,6 +22,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::errors::ArmError;
+use super::limiter::{ReadLimiter, Scope, subscription_of};
 use super::token::{Principal, TokenProvider};
 
 /// Retry settings for ARM calls.
@@ -55,14 +56,17 @@ pub struct ArmStats {
     pub requests: AtomicU64,
     pub throttled: AtomicU64,
     pub retries: AtomicU64,
+    /// Time spent waiting for the fleet-wide read budget, milliseconds.
+    pub limiter_wait_ms: AtomicU64,
 }
 
-/// Process-wide ARM access: HTTP pool + token cache.
+/// Process-wide ARM access: HTTP pool + token cache + the fleet-wide read limiter.
 #[derive(Debug, Clone)]
 pub struct ArmClient {
     http: reqwest::Client,
     tokens: TokenProvider,
     retry: RetrySettings,
+    limiter: Option<ReadLimiter>,
 }
 
 impl ArmClient {
@@ -71,7 +75,14 @@ impl ArmClient {
             http,
             tokens,
             retry,
+            limiter: None,
         }
+    }
+
+    /// Every request first takes a token from the fleet-wide budget.
+    pub fn with_limiter(mut self, limiter: ReadLimiter) -> Self {
+        self.limiter = Some(limiter);
+        self
     }
 
     pub fn tokens(&self) -> &TokenProvider {
@@ -227,7 +238,29 @@ impl ArmSession {
         }
     }
 
+    fn scope(&self, path: &str) -> Scope {
+        Scope {
+            principal: format!(
+                "{}/{}",
+                self.principal.tenant_id.to_ascii_lowercase(),
+                self.principal.client_id.to_ascii_lowercase()
+            ),
+            subscription: subscription_of(path),
+            model: self.principal.endpoints.throttle_model,
+        }
+    }
+
     async fn send(&self, url: &str) -> Result<Value, ArmError> {
+        let path = Url::parse(url)
+            .map(|u| u.path().to_string())
+            .unwrap_or_default();
+        let scope = self.scope(&path);
+        if let Some(limiter) = &self.client.limiter {
+            let waited = limiter.acquire(&scope, &path).await;
+            self.stats
+                .limiter_wait_ms
+                .fetch_add(waited.as_millis() as u64, Ordering::Relaxed);
+        }
         let token = self
             .client
             .tokens
@@ -262,6 +295,16 @@ impl ArmSession {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "ARM GET"
         );
+        if let Some(limiter) = &self.client.limiter {
+            if status == 429 {
+                limiter.observe_remaining(&scope, 0).await;
+            } else if let Some(remaining) =
+                header_str(&headers, "x-ms-ratelimit-remaining-subscription-reads")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            {
+                limiter.observe_remaining(&scope, remaining).await;
+            }
+        }
         if (200..300).contains(&status) {
             return serde_json::from_slice(&body).map_err(|e| {
                 ArmError::protocol(format!("response is not JSON at {}: {e}", strip_query(url)))

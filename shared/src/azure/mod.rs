@@ -5,6 +5,9 @@ pub mod arm;
 pub mod cloud;
 pub mod errors;
 pub mod http;
+pub mod limiter;
+pub mod permissions;
+pub mod regions;
 pub mod token;
 
 pub use arm::{ArmClient, ArmSession, ArmStats, RetrySettings};

@@ -94,25 +94,28 @@ pub struct TokenStats {
     pub calls: AtomicU64,
 }
 
+/// A cached credential and the transport that watches its requests.
+#[derive(Debug, Clone)]
+struct CredentialEntry {
+    credential: Arc<ClientSecretCredential>,
+    transport: Arc<WatchingTransport>,
+}
+
 /// Gives out tokens, one cached credential per principal.
 #[derive(Debug, Clone)]
 pub struct TokenProvider {
-    transport: Arc<CountingTransport>,
-    credentials: Arc<Mutex<HashMap<CredentialKey, Arc<ClientSecretCredential>>>>,
+    http: reqwest::Client,
+    credentials: Arc<Mutex<HashMap<CredentialKey, CredentialEntry>>>,
     stats: Arc<TokenStats>,
 }
 
 impl TokenProvider {
     /// `http` must already trust the operator's extra CA certificates.
     pub fn new(http: reqwest::Client) -> Self {
-        let stats = Arc::new(TokenStats::default());
         Self {
-            transport: Arc::new(CountingTransport {
-                inner: http,
-                stats: stats.clone(),
-            }),
+            http,
             credentials: Arc::default(),
-            stats,
+            stats: Arc::default(),
         }
     }
 
@@ -132,14 +135,18 @@ impl TokenProvider {
         principal: &Principal,
         scope: &str,
     ) -> Result<BearerToken, TokenError> {
-        let credential = self.credential(principal)?;
+        let entry = self.credential(principal)?;
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
-        let before = self.stats.requests.load(Ordering::Relaxed);
-        let result = credential.get_token(&[scope], None).await;
-        if self.stats.requests.load(Ordering::Relaxed) == before {
+        let before = entry.transport.requests.load(Ordering::Relaxed);
+        let result = entry.credential.get_token(&[scope], None).await;
+        if entry.transport.requests.load(Ordering::Relaxed) == before {
             self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
         }
-        let token = result.map_err(|e| TokenError::from_azure(&e))?;
+        let token = result.map_err(|e| {
+            // Requests of one credential are serialised by its token cache, so the last error
+            // response its transport saw is this call's.
+            TokenError::from_azure(&e, entry.transport.last_error())
+        })?;
         let expires_on = chrono::DateTime::from_timestamp(token.expires_on.unix_timestamp(), 0)
             .unwrap_or_else(chrono::Utc::now);
         Ok(BearerToken {
@@ -156,7 +163,7 @@ impl TokenProvider {
         }
     }
 
-    fn credential(&self, principal: &Principal) -> Result<Arc<ClientSecretCredential>, TokenError> {
+    fn credential(&self, principal: &Principal) -> Result<CredentialEntry, TokenError> {
         let key = CredentialKey::from(principal);
         let mut map = self
             .credentials
@@ -172,12 +179,18 @@ impl TokenProvider {
         if let Some(existing) = map.get(&key) {
             return Ok(existing.clone());
         }
+        let transport = Arc::new(WatchingTransport {
+            inner: self.http.clone(),
+            stats: self.stats.clone(),
+            requests: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        });
         let mut cloud = azure_core::cloud::CustomConfiguration::default();
         cloud.authority_host = principal.endpoints.authority_host.clone();
         let options = ClientSecretCredentialOptions {
             client_options: ClientOptions {
                 cloud: Some(Arc::new(cloud.into())),
-                transport: Some(Transport::new(self.transport.clone())),
+                transport: Some(Transport::new(transport.clone())),
                 retry: RetryOptions::exponential(ExponentialRetryOptions {
                     initial_delay: azure_core::time::Duration::milliseconds(200),
                     max_retries: 3,
@@ -193,29 +206,62 @@ impl TokenProvider {
             Secret::new(principal.secret.expose_secret().to_string()),
             Some(options),
         )
-        .map_err(|e| TokenError::from_azure(&e))?;
-        map.insert(key, credential.clone());
-        Ok(credential)
+        .map_err(|e| TokenError::from_azure(&e, None))?;
+        let entry = CredentialEntry {
+            credential,
+            transport,
+        };
+        map.insert(key, entry.clone());
+        Ok(entry)
     }
 }
 
-/// azure_identity's transport: our reqwest client, counting the requests.
+/// azure_identity's transport for one credential: our reqwest client (trusting the operator's
+/// CAs), counting requests and keeping the last error response.
+///
+/// azure_identity 1.0 cannot read real Entra error bodies: it deserialises
+/// `error_description` as a borrowed string, and real descriptions contain escaped line breaks
+/// ("\r\nTrace ID: ..."), so every Entra error surfaces as a data-conversion error without the
+/// response. Keeping the body here lets [`TokenError`] diagnose from Entra's own answer.
 #[derive(Debug)]
-struct CountingTransport {
+struct WatchingTransport {
     inner: reqwest::Client,
     stats: Arc<TokenStats>,
+    requests: AtomicU64,
+    last_error: Mutex<Option<(u16, Vec<u8>)>>,
+}
+
+impl WatchingTransport {
+    fn last_error(&self) -> Option<(u16, Vec<u8>)> {
+        self.last_error.lock().ok().and_then(|mut e| e.take())
+    }
 }
 
 #[async_trait::async_trait]
-impl HttpClient for CountingTransport {
+impl HttpClient for WatchingTransport {
     async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        self.inner.execute_request(request).await
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = None;
+        }
+        let response = self.inner.execute_request(request).await?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let (status, headers, body) = response.deconstruct();
+        let bytes = body.collect().await?;
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some((u16::from(status), bytes.to_vec()));
+        }
+        Ok(AsyncRawResponse::from_bytes(status, headers, bytes))
     }
 }
 
 /// What went wrong getting a token, in terms a customer can act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenDiagnosis {
     /// The secret value is wrong (often the secret's id pasted instead of its value).
@@ -325,9 +371,10 @@ impl TokenError {
         }
     }
 
-    /// Classifies an azure_identity error, looking through its wrapping for Entra's response.
-    pub fn from_azure(err: &azure_core::Error) -> Self {
-        if let Some((status, body)) = http_response_of(err) {
+    /// Classifies an azure_identity error from Entra's response: the one the transport kept,
+    /// or the one inside the error's wrapping.
+    pub fn from_azure(err: &azure_core::Error, response: Option<(u16, Vec<u8>)>) -> Self {
+        if let Some((status, body)) = response.or_else(|| http_response_of(err)) {
             if let Ok(parsed) = serde_json::from_slice::<EntraErrorBody>(&body) {
                 return Self::from_entra(status, parsed);
             }

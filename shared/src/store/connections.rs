@@ -109,6 +109,34 @@ impl ConnectionState {
         }
     }
 
+    /// The state a token failure puts a connection in (`None`: a passing outage, no change).
+    pub fn from_token_diagnosis(d: crate::azure::TokenDiagnosis) -> Option<Self> {
+        use crate::azure::TokenDiagnosis as D;
+        Some(match d {
+            D::WrongSecret
+            | D::BlockedByConditionalAccess
+            | D::WrongCloud
+            | D::Configuration
+            | D::Unknown => ConnectionState::AuthenticationFailed,
+            D::ExpiredSecret => ConnectionState::ClientSecretExpired,
+            D::TenantNotFound | D::MalformedTenant => ConnectionState::TenantNotFound,
+            D::AppNotFound => ConnectionState::ApplicationNotFound,
+            D::AppDisabled => ConnectionState::ApplicationDisabled,
+            D::Transient => return None,
+        })
+    }
+
+    /// Whether the connection works (scans may run).
+    pub fn is_healthy(self) -> bool {
+        matches!(
+            self,
+            ConnectionState::Pending
+                | ConnectionState::Connected
+                | ConnectionState::Active
+                | ConnectionState::Stale
+        )
+    }
+
     fn parse(s: &str) -> Option<Self> {
         serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
     }

@@ -168,6 +168,23 @@ impl Store {
     /// Ingests one scan result. Idempotent on `job_id`.
     pub async fn ingest(&self, result: &ScanResult) -> Result<IngestOutcome, StoreError> {
         let id = result.connection_id;
+        if let Some(error) = &result.connection_error
+            && let Some(state) = super::ConnectionState::from_token_diagnosis(error.diagnosis)
+        {
+            // Before the results, so the script does not mark the scan's connection active.
+            let diagnosis = super::Diagnosis {
+                summary: error.message.clone(),
+                remediation: error.remediation.clone(),
+                details: [
+                    ("trace_id", error.trace_id.clone()),
+                    ("correlation_id", error.correlation_id.clone()),
+                ]
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+                .collect(),
+            };
+            self.set_state(id, state, Some(&diagnosis)).await?;
+        }
         let finished_ms = result.finished_at.timestamp_millis();
         let history_min = (result.finished_at
             - chrono::Duration::from_std(self.retention.history).unwrap_or(chrono::Duration::MAX))

@@ -547,3 +547,80 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Compares latest results with a scenario's `expectations` (check id -> status and the names
+/// of the resources per finding status); returns one line per difference.
+pub fn compare_with_expectations(
+    latest: &[shared::store::StoredCheckResult],
+    expectations: &Value,
+) -> Vec<String> {
+    use shared::messages::FindingStatus;
+    let names = |r: &shared::store::StoredCheckResult, status: FindingStatus| {
+        let mut v: Vec<String> = r
+            .result
+            .findings
+            .iter()
+            .filter(|f| f.status == status)
+            .map(|f| f.resource_name.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    let mut mismatches = Vec::new();
+    let Some(expectations) = expectations.as_object() else {
+        return vec!["no expectations".to_string()];
+    };
+    for (check_id, e) in expectations {
+        let Some(r) = latest.iter().find(|r| &r.result.check_id == check_id) else {
+            mismatches.push(format!("{check_id}: no result"));
+            continue;
+        };
+        let status = serde_json::to_value(r.result.status).unwrap_or_default();
+        if status != e["status"] {
+            mismatches.push(format!(
+                "{check_id}: status {status} != {} ({})",
+                e["status"], r.result.reason
+            ));
+        }
+        for (key, fs) in [
+            ("failed", FindingStatus::Failed),
+            ("passed", FindingStatus::Passed),
+            ("not_applicable", FindingStatus::NotApplicable),
+            ("access_denied", FindingStatus::AccessDenied),
+        ] {
+            let mut want: Vec<String> = e[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            want.sort();
+            let got = names(r, fs);
+            if got != want {
+                mismatches.push(format!("{check_id}: {key} {got:?} != {want:?}"));
+            }
+        }
+        if let Some(missing) = e.get("missing_permission") {
+            let got = serde_json::to_value(&r.result.missing_permission).unwrap_or_default();
+            if &got != missing {
+                mismatches.push(format!("{check_id}: missing permission {got} != {missing}"));
+            }
+        }
+        for f in r
+            .result
+            .findings
+            .iter()
+            .filter(|f| f.status == FindingStatus::Failed)
+        {
+            if f.evidence.is_empty() {
+                mismatches.push(format!(
+                    "{check_id}: {} failed without evidence",
+                    f.resource_name
+                ));
+            }
+        }
+    }
+    mismatches
+}

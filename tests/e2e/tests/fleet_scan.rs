@@ -3,39 +3,11 @@
 //! Redis. The results must equal the scenario's expectations, check by check and resource by
 //! resource.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use e2e::{Fleet, FleetOptions, demo_scenario_json, demo_with_unique_secret};
-use serde_json::Value;
 use shared::checks::CheckStatus;
-use shared::messages::FindingStatus;
 use shared::store::ConnectionState;
-
-fn names(results: &shared::store::StoredCheckResult, status: FindingStatus) -> Vec<String> {
-    let mut v: Vec<String> = results
-        .result
-        .findings
-        .iter()
-        .filter(|f| f.status == status)
-        .map(|f| f.resource_name.clone())
-        .collect();
-    v.sort();
-    v
-}
-
-fn expected_names(e: &Value, key: &str) -> Vec<String> {
-    let mut v: Vec<String> = e[key]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn demo_scan_matches_the_scenario_check_by_check() {
@@ -51,10 +23,6 @@ async fn demo_scan_matches_the_scenario_check_by_check() {
         .expect("scan completes");
 
     let latest = fleet.store.latest_results(id).await.expect("results");
-    let by_check: BTreeMap<&str, &shared::store::StoredCheckResult> = latest
-        .iter()
-        .map(|r| (r.result.check_id.as_str(), r))
-        .collect();
     let demo = demo_scenario_json();
     let expectations = demo["expectations"].as_object().expect("expectations");
     let catalogue_checks: usize = shared::checks::catalogue()
@@ -71,53 +39,7 @@ async fn demo_scan_matches_the_scenario_check_by_check() {
         catalogue_checks,
         "the scenario states every check"
     );
-
-    let mut mismatches = Vec::new();
-    for (check_id, e) in expectations {
-        let Some(r) = by_check.get(check_id.as_str()) else {
-            mismatches.push(format!("{check_id}: no result"));
-            continue;
-        };
-        let status = serde_json::to_value(r.result.status).expect("status");
-        if status != e["status"] {
-            mismatches.push(format!(
-                "{check_id}: status {status} != {} ({})",
-                e["status"], r.result.reason
-            ));
-        }
-        for (key, fs) in [
-            ("failed", FindingStatus::Failed),
-            ("passed", FindingStatus::Passed),
-            ("not_applicable", FindingStatus::NotApplicable),
-            ("access_denied", FindingStatus::AccessDenied),
-        ] {
-            let got = names(r, fs);
-            let want = expected_names(e, key);
-            if got != want {
-                mismatches.push(format!("{check_id}: {key} {got:?} != {want:?}"));
-            }
-        }
-        if let Some(missing) = e.get("missing_permission") {
-            let got = serde_json::to_value(&r.result.missing_permission).expect("json");
-            if &got != missing {
-                mismatches.push(format!("{check_id}: missing permission {got} != {missing}"));
-            }
-        }
-        // Failing findings carry evidence: the property and the value seen.
-        for f in r
-            .result
-            .findings
-            .iter()
-            .filter(|f| f.status == FindingStatus::Failed)
-        {
-            if f.evidence.is_empty() {
-                mismatches.push(format!(
-                    "{check_id}: {} failed without evidence",
-                    f.resource_name
-                ));
-            }
-        }
-    }
+    let mismatches = e2e::compare_with_expectations(&latest, &demo["expectations"]);
     assert!(
         mismatches.is_empty(),
         "results differ from the scenario:\n{}",

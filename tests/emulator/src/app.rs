@@ -1,23 +1,25 @@
-//! The HTTP application: shared state, routes, request counting, and the admin endpoints.
+//! The HTTP application: shared state, routes and request counting.
 //!
 //! One server answers for both Entra ID (`/{tenant}/oauth2/v2.0/token`) and ARM (everything
 //! else), as the product only needs to be pointed at one base URL for each. The emulator's own
-//! controls live under `/_emulator/`, a prefix no Azure endpoint uses.
+//! controls live under `/_emulator/` (see `admin`), a prefix no Azure endpoint uses.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use axum::Json;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::response::Response;
+use axum::routing::{get, post, put};
 
-use crate::counters::{CounterStore, Counters};
+use crate::counters::CounterStore;
+use crate::faults::FaultStore;
 use crate::jwt::Signer;
+use crate::throttle::Throttle;
 use crate::world::World;
-use crate::{arm, entra};
+use crate::{admin, arm, entra};
 
 /// Prefix of the emulator's own endpoints; requests to them are not counted.
 pub(crate) const ADMIN_PREFIX: &str = "/_emulator/";
@@ -29,13 +31,51 @@ pub(crate) struct AppState {
     pub(crate) counters: CounterStore,
     /// `https://localhost:<port>`, for links when a request names no host.
     pub(crate) base_url: String,
+    pub(crate) faults: FaultStore,
+    pub(crate) throttle: Throttle,
+    /// Added to every ARM response; starts as the scenario's `arm_latency_ms`.
+    arm_latency_ms: AtomicU64,
+}
+
+impl AppState {
+    pub(crate) fn new(world: World, base_url: String) -> AppState {
+        let faults = FaultStore::new(world.faults.clone());
+        let throttle = Throttle::new(world.throttling.clone(), world.provider_limits.clone());
+        let latency = u64::try_from(world.arm_latency.as_millis()).unwrap_or(u64::MAX);
+        AppState {
+            world,
+            signer: Signer::random(),
+            counters: CounterStore::default(),
+            base_url,
+            faults,
+            throttle,
+            arm_latency_ms: AtomicU64::new(latency),
+        }
+    }
+
+    pub(crate) fn arm_latency(&self) -> Duration {
+        Duration::from_millis(self.arm_latency_ms.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_arm_latency(&self, latency: Duration) {
+        let millis = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.arm_latency_ms.store(millis, Ordering::Relaxed);
+    }
 }
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
-        .route("/_emulator/requests", get(requests))
-        .route("/_emulator/reset", post(reset))
+        .route("/_emulator/requests", get(admin::requests))
+        .route("/_emulator/reset", post(admin::reset))
+        .route("/_emulator/tokens/expire", post(admin::expire_tokens))
+        .route(
+            "/_emulator/faults",
+            get(admin::faults)
+                .post(admin::add_fault)
+                .delete(admin::clear_faults),
+        )
+        .route("/_emulator/latency", put(admin::set_latency))
         .fallback(arm::handle)
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
@@ -50,13 +90,4 @@ async fn count(State(state): State<Arc<AppState>>, request: Request, next: Next)
     }
     tracing::debug!(method = %request.method(), path, "request");
     next.run(request).await
-}
-
-async fn requests(State(state): State<Arc<AppState>>) -> Json<Counters> {
-    Json(state.counters.snapshot())
-}
-
-async fn reset(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    state.counters.reset();
-    StatusCode::NO_CONTENT
 }

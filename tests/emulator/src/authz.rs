@@ -60,6 +60,7 @@ mod tests {
         Access {
             object_id: "SP-1".into(),
             role: None,
+            role_definition_id: None,
             actions: actions.iter().map(|s| s.to_string()).collect(),
             not_actions: not_actions.iter().map(|s| s.to_string()).collect(),
         }

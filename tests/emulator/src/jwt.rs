@@ -4,12 +4,16 @@
 //! have the real shape (`header.payload.signature`, base64url) and carry the claims of an Entra
 //! ID v1.0 app-only token. They are signed with HS256 under a random key made at start, so only
 //! the emulator process that issued a token accepts it.
+//!
+//! To make ARM treat every token issued so far as expired (as a skewed clock would), the signer
+//! retires its key and takes a new one: tokens under a retired key still verify, and say so.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use std::sync::RwLock;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -70,9 +74,17 @@ pub(crate) enum InvalidToken {
     BadSignature,
 }
 
-/// Signs and checks tokens with this process's key.
+/// A token this process signed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Verified {
+    pub(crate) claims: Claims,
+    /// Signed before the last [`Signer::retire_key`]: to be treated as expired.
+    pub(crate) retired: bool,
+}
+
+/// Signs and checks tokens with this process's keys; the last one signs.
 pub(crate) struct Signer {
-    key: [u8; 32],
+    keys: RwLock<Vec<[u8; 32]>>,
 }
 
 const HEADER: &str = r#"{"typ":"JWT","alg":"HS256","kid":"azure-emulator"}"#;
@@ -80,13 +92,26 @@ const HEADER: &str = r#"{"typ":"JWT","alg":"HS256","kid":"azure-emulator"}"#;
 impl Signer {
     pub(crate) fn random() -> Signer {
         Signer {
-            key: rand::random(),
+            keys: RwLock::new(vec![rand::random()]),
         }
     }
 
-    fn mac(&self) -> HmacSha256 {
+    fn keys(&self) -> Vec<[u8; 32]> {
+        // Keys are only ever appended, so a poisoned lock still holds a usable list.
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Signs from now on with a new key; tokens signed before verify as retired.
+    pub(crate) fn retire_key(&self) {
+        self.keys
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(rand::random());
+    }
+
+    fn mac(key: &[u8; 32]) -> HmacSha256 {
         // HMAC takes keys of any length, so this cannot fail.
-        <HmacSha256 as KeyInit>::new_from_slice(&self.key).expect("HMAC accepts any key length")
+        <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC accepts any key length")
     }
 
     pub(crate) fn sign(&self, claims: &Claims) -> String {
@@ -96,14 +121,16 @@ impl Signer {
             URL_SAFE_NO_PAD.encode(HEADER),
             URL_SAFE_NO_PAD.encode(payload)
         );
-        let mut mac = self.mac();
+        let keys = self.keys();
+        let key = keys.last().expect("the signer always has a key");
+        let mut mac = Signer::mac(key);
         mac.update(signing_input.as_bytes());
         let signature = mac.finalize().into_bytes();
         format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 
     /// The claims of a token this process signed. Expiry and audience are the caller's to judge.
-    pub(crate) fn verify(&self, token: &str) -> Result<Claims, InvalidToken> {
+    pub(crate) fn verify(&self, token: &str) -> Result<Verified, InvalidToken> {
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -113,16 +140,25 @@ impl Signer {
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| InvalidToken::Malformed)?;
-        let mut mac = self.mac();
-        mac.update(header.as_bytes());
-        mac.update(b".");
-        mac.update(payload.as_bytes());
-        mac.verify_slice(&signature)
-            .map_err(|_| InvalidToken::BadSignature)?;
+        let keys = self.keys();
+        let signed_with = keys
+            .iter()
+            .rposition(|key| {
+                let mut mac = Signer::mac(key);
+                mac.update(header.as_bytes());
+                mac.update(b".");
+                mac.update(payload.as_bytes());
+                mac.verify_slice(&signature).is_ok()
+            })
+            .ok_or(InvalidToken::BadSignature)?;
         let payload = URL_SAFE_NO_PAD
             .decode(payload)
             .map_err(|_| InvalidToken::Malformed)?;
-        serde_json::from_slice(&payload).map_err(|_| InvalidToken::Malformed)
+        let claims = serde_json::from_slice(&payload).map_err(|_| InvalidToken::Malformed)?;
+        Ok(Verified {
+            claims,
+            retired: signed_with + 1 < keys.len(),
+        })
     }
 }
 
@@ -148,6 +184,8 @@ mod tests {
         let token = signer.sign(&claims);
         assert_eq!(token.split('.').count(), 3);
         let back = signer.verify(&token).expect("valid");
+        assert!(!back.retired);
+        let back = back.claims;
         assert_eq!(back, claims);
         assert_eq!(back.exp - back.iat, 3599);
         assert_eq!(back.iss, "https://sts.windows.net/tid/");
@@ -169,5 +207,17 @@ mod tests {
         let mut tampered = signer.sign(&claims());
         tampered.insert(40, 'x');
         assert!(signer.verify(&tampered).is_err());
+    }
+
+    #[test]
+    fn retired_keys_still_verify_and_say_so() {
+        let signer = Signer::random();
+        let old = signer.sign(&claims());
+        signer.retire_key();
+        let new = signer.sign(&claims());
+        assert_eq!(signer.verify(&old).map(|v| v.retired), Ok(true));
+        assert_eq!(signer.verify(&new).map(|v| v.retired), Ok(false));
+        signer.retire_key();
+        assert_eq!(signer.verify(&new).map(|v| v.retired), Ok(true));
     }
 }

@@ -12,16 +12,24 @@
 //! emulator.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! Beyond the happy path it reproduces what the product must survive: ARM throttling with
+//! Azure's token buckets and `Retry-After` headers, resource-provider limits, tokens ARM
+//! considers expired, unregistered providers, injected gateway faults and latency, paging
+//! quirks, and Entra's Conditional Access and national-cloud refusals.
 
+mod admin;
 mod app;
 mod arm;
 mod authz;
 mod counters;
 mod entra;
+mod faults;
 mod jwt;
 mod relative_time;
 mod resource_path;
 mod scenario;
+mod throttle;
 mod tls;
 mod world;
 
@@ -34,7 +42,9 @@ use axum_server::tls_rustls::RustlsConfig;
 use tokio::task::JoinHandle;
 
 pub use counters::Counters;
-pub use scenario::{Access, Application, ClientSecret, Scenario, Subscription, Tenant};
+pub use faults::Fault;
+pub use scenario::{Access, Application, ClientSecret, Paging, Scenario, Subscription, Tenant};
+pub use throttle::{ProviderLimit, ProviderOperation, RetryAfterStyle, Throttling};
 
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -68,12 +78,7 @@ pub async fn start(scenario: Scenario, options: EmulatorOptions) -> anyhow::Resu
     let local_addr = listener.local_addr().context("reading the bound address")?;
     let base_url = format!("https://localhost:{}", local_addr.port());
 
-    let state = Arc::new(app::AppState {
-        world,
-        signer: jwt::Signer::random(),
-        counters: counters::CounterStore::default(),
-        base_url: base_url.clone(),
-    });
+    let state = Arc::new(app::AppState::new(world, base_url.clone()));
     let server_handle = axum_server::Handle::new();
     let server = axum_server::from_tcp_rustls(listener, config)
         .context("serving the listener")?
@@ -140,6 +145,34 @@ impl EmulatorHandle {
 
     pub fn reset_counters(&self) {
         self.state.counters.reset();
+    }
+
+    /// Makes ARM answer 401 `ExpiredAuthenticationToken` to every token issued so far, whatever
+    /// its `exp` (as when ARM's clock runs ahead of the client's); tokens issued afterwards work.
+    pub fn expire_tokens(&self) {
+        self.state.signer.retire_key();
+    }
+
+    /// Puts a fault in force, after those already there (the first matching fault wins).
+    pub fn add_fault(&self, fault: Fault) -> anyhow::Result<()> {
+        fault.validate()?;
+        self.state.faults.add(fault);
+        Ok(())
+    }
+
+    /// Removes every fault, including the scenario's.
+    pub fn clear_faults(&self) {
+        self.state.faults.clear();
+    }
+
+    /// The faults in force, each `times` being what is left of it.
+    pub fn faults(&self) -> Vec<Fault> {
+        self.state.faults.snapshot()
+    }
+
+    /// Changes the delay added to every ARM response (the scenario's `arm_latency_ms`).
+    pub fn set_latency(&self, latency: Duration) {
+        self.state.set_arm_latency(latency);
     }
 
     /// Stops accepting requests, lets those in flight finish (for a short grace period), and

@@ -45,6 +45,13 @@ pub(crate) enum Target {
     Subscriptions,
     /// `/subscriptions/{id}`
     Subscription { subscription: String },
+    /// `/subscriptions/{id}/providers`: the resource providers and their registration.
+    Providers { subscription: String },
+    /// `/subscriptions/{id}/providers/{Namespace}`: one resource provider.
+    ProviderNamespace {
+        subscription: String,
+        namespace: String,
+    },
     /// Anything under `/subscriptions/{id}[/resourceGroups/{rg}]/providers/{Namespace}/...`.
     Provider(ProviderPath),
     /// A path the emulator does not model (yet).
@@ -68,6 +75,19 @@ impl Target {
         let unknown = Target::Unknown {
             subscription: Some(subscription.clone()),
         };
+
+        if s[2].eq_ignore_ascii_case("providers") {
+            match s.get(3) {
+                None => return Target::Providers { subscription },
+                Some(namespace) if s.len() == 4 => {
+                    return Target::ProviderNamespace {
+                        subscription,
+                        namespace: namespace.clone(),
+                    };
+                }
+                Some(_) => {}
+            }
+        }
 
         let mut index = 2;
         let mut resource_group = None;
@@ -119,7 +139,9 @@ impl Target {
     pub(crate) fn subscription(&self) -> Option<&str> {
         match self {
             Target::Subscriptions => None,
-            Target::Subscription { subscription } => Some(subscription),
+            Target::Subscription { subscription }
+            | Target::Providers { subscription }
+            | Target::ProviderNamespace { subscription, .. } => Some(subscription),
             Target::Provider(provider) => Some(&provider.subscription),
             Target::Unknown { subscription } => subscription.as_deref(),
         }
@@ -143,6 +165,29 @@ impl ProviderPath {
     /// Whether the path names a collection (it ends with a type, not a name).
     pub(crate) fn is_collection(&self) -> bool {
         !self.tail.len().is_multiple_of(2)
+    }
+
+    /// The type and name segments after the namespace, e.g. `["storageAccounts", "sa1"]`.
+    pub(crate) fn tail(&self) -> &[String] {
+        &self.tail
+    }
+
+    /// Every provider namespace the path names: the resource's, and for an extension resource
+    /// also those of the resources it lies under.
+    pub(crate) fn namespaces(&self) -> Vec<&str> {
+        let mut namespaces: Vec<&str> = self
+            .scope
+            .windows(2)
+            .filter(|pair| pair[0].eq_ignore_ascii_case("providers"))
+            .map(|pair| pair[1].as_str())
+            .collect();
+        namespaces.push(&self.namespace);
+        namespaces
+    }
+
+    /// Directly under a subscription or resource group (not an extension of a resource).
+    pub(crate) fn is_at_subscription_or_group(&self) -> bool {
+        !self.scope_is_resource()
     }
 
     /// The type segments, e.g. `storageAccounts/fileServices`.
@@ -304,6 +349,21 @@ mod tests {
             Target::parse(&ArmPath::parse(
                 "/subscriptions/s1/providers/Microsoft.Storage"
             )),
+            Target::ProviderNamespace {
+                subscription: "s1".into(),
+                namespace: "Microsoft.Storage".into()
+            }
+        );
+        assert_eq!(
+            Target::parse(&ArmPath::parse("/subscriptions/s1/PROVIDERS/")),
+            Target::Providers {
+                subscription: "s1".into()
+            }
+        );
+        assert_eq!(
+            Target::parse(&ArmPath::parse(
+                "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Storage"
+            )),
             Target::Unknown {
                 subscription: Some("s1".into())
             }
@@ -382,6 +442,13 @@ mod tests {
             settings.parent_resource().map(|p| p.display()).as_deref(),
             Some(SA)
         );
+        assert_eq!(
+            settings.namespaces(),
+            vec!["Microsoft.Storage", "Microsoft.Insights"]
+        );
+        assert!(!settings.is_at_subscription_or_group());
+        assert_eq!(child.namespaces(), vec!["Microsoft.Storage"]);
+        assert!(child.is_at_subscription_or_group());
 
         let subscription_level =
             provider("/subscriptions/s1/providers/Microsoft.Security/pricings/VirtualMachines");

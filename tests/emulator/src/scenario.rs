@@ -11,7 +11,9 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::faults::Fault;
 use crate::resource_path::{ArmPath, Target};
+use crate::throttle::{ProviderLimit, Throttling};
 
 /// Default lifetime of issued access tokens, as Entra ID reports it (`expires_in`).
 pub const DEFAULT_TOKEN_LIFETIME_SECONDS: u64 = 3599;
@@ -35,6 +37,15 @@ pub struct Scenario {
     pub tenants: Vec<Tenant>,
     #[serde(default)]
     pub subscriptions: Vec<Subscription>,
+    /// ARM read throttling per (subscription, principal); on by default with Azure's numbers.
+    #[serde(default)]
+    pub throttling: Throttling,
+    /// Resource providers' own limits per (subscription, type, operation).
+    #[serde(default)]
+    pub provider_limits: Vec<ProviderLimit>,
+    /// Faults in force from the start.
+    #[serde(default)]
+    pub faults: Vec<Fault>,
 }
 
 /// An Entra ID tenant (directory).
@@ -47,6 +58,10 @@ pub struct Tenant {
     pub domains: Vec<String>,
     #[serde(default)]
     pub applications: Vec<Application>,
+    /// A tenant of a national cloud (e.g. `AzureChinaCloud`): the public cloud's token endpoint
+    /// refuses it with AADSTS90038.
+    #[serde(default)]
+    pub national_cloud: Option<String>,
 }
 
 /// An app registration together with its service principal in the tenant.
@@ -64,6 +79,10 @@ pub struct Application {
     pub enabled: bool,
     #[serde(default)]
     pub secrets: Vec<ClientSecret>,
+    /// A Conditional Access policy blocks the service principal: AADSTS53003 once the secret
+    /// checks out.
+    #[serde(default)]
+    pub conditional_access_blocked: bool,
 }
 
 /// A client secret of an application.
@@ -114,6 +133,32 @@ pub struct Subscription {
     /// is a resource whose id lies under its parent's.
     #[serde(default)]
     pub resources: Vec<serde_json::Value>,
+    /// Provider namespaces the subscription is not registered for (case-insensitive): any GET
+    /// under them answers 409 MissingSubscriptionRegistration.
+    #[serde(default)]
+    pub unregistered_providers: Vec<String>,
+    /// How lists in this subscription page, including broken services' quirks.
+    #[serde(default)]
+    pub paging: Paging,
+}
+
+/// How a subscription's lists page. Only `standard` is what the ARM contract promises; the
+/// others are what real services have done, for testing clients against them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Paging {
+    /// `nextLink` on every page but the last, which has none.
+    #[default]
+    Standard,
+    /// The last page has `"nextLink": ""`.
+    EmptyStringNextLink,
+    /// The last page has `"nextLink": null`.
+    NullNextLink,
+    /// Before every page after the first, a page with `"value": []` and a `nextLink`.
+    EmptyPages,
+    /// The second page's `nextLink` points to itself, forever (a broken service). The first
+    /// page always has a `nextLink`, even when everything fits on it.
+    RepeatingNextLink,
 }
 
 /// The effective permissions of one principal from one role on a subscription, as in Azure
@@ -123,9 +168,13 @@ pub struct Subscription {
 pub struct Access {
     /// The principal's object id (for a service principal, the `oid` of its tokens).
     pub object_id: String,
-    /// The role's name, for readers of the scenario; not used to decide anything.
+    /// The role's name: `Reader` and `Security Reader` (any casing) are the built-in roles with
+    /// their real ids; any other name is a custom role with an id derived from the name.
     #[serde(default)]
     pub role: Option<String>,
+    /// The role definition's GUID (or full id), when the derived one will not do.
+    #[serde(default)]
+    pub role_definition_id: Option<String>,
     #[serde(default)]
     pub actions: Vec<String>,
     #[serde(default, alias = "notActions")]
@@ -156,6 +205,9 @@ impl Default for Scenario {
             arm_latency_ms: 0,
             tenants: Vec::new(),
             subscriptions: Vec::new(),
+            throttling: Throttling::default(),
+            provider_limits: Vec::new(),
+            faults: Vec::new(),
         }
     }
 }
@@ -189,10 +241,28 @@ impl Scenario {
         if self.page_size == 0 {
             bail!("page_size must be at least 1");
         }
+        self.throttling.validate()?;
+        let mut limits = std::collections::HashSet::new();
+        for limit in &self.provider_limits {
+            limit.validate()?;
+            if !limits.insert((limit.resource_type.to_lowercase(), limit.operation)) {
+                bail!(
+                    "provider limit {} {:?} appears twice",
+                    limit.resource_type,
+                    limit.operation
+                );
+            }
+        }
+        for fault in &self.faults {
+            fault.validate()?;
+        }
         let mut tenant_ids = std::collections::HashSet::new();
         for tenant in &self.tenants {
             if !tenant_ids.insert(tenant.id.to_lowercase()) {
                 bail!("tenant {} appears twice", tenant.id);
+            }
+            if tenant.national_cloud.as_deref() == Some("") {
+                bail!("tenant {}: national_cloud must not be empty", tenant.id);
             }
         }
         let mut subscription_ids = std::collections::HashSet::new();
@@ -205,6 +275,24 @@ impl Scenario {
                     "subscription {}: page_size must be at least 1",
                     subscription.id
                 );
+            }
+            for namespace in &subscription.unregistered_providers {
+                if namespace.is_empty() || namespace.contains('/') {
+                    bail!(
+                        "subscription {}: unregistered provider {namespace:?} is not a namespace",
+                        subscription.id
+                    );
+                }
+            }
+            for access in &subscription.access {
+                if let Some(id) = &access.role_definition_id
+                    && role_definition_guid(id).is_none()
+                {
+                    bail!(
+                        "subscription {}: role_definition_id {id:?} is not a GUID or a role definition id",
+                        subscription.id
+                    );
+                }
             }
             let mut resource_ids = std::collections::HashSet::new();
             for (index, resource) in subscription.resources.iter().enumerate() {
@@ -230,6 +318,16 @@ impl Subscription {
     pub fn effective_page_size(&self, scenario_default: usize) -> usize {
         self.page_size.unwrap_or(scenario_default)
     }
+}
+
+/// The GUID in a role definition id given as a GUID or as
+/// `.../providers/Microsoft.Authorization/roleDefinitions/{guid}`, lower-cased.
+pub(crate) fn role_definition_guid(id: &str) -> Option<String> {
+    let last = id.trim_end_matches('/').rsplit('/').next()?;
+    (last.len() == 36)
+        .then(|| uuid::Uuid::try_parse(last).ok())
+        .flatten()
+        .map(|guid| guid.to_string())
 }
 
 /// The `id` of a resource body.
@@ -288,6 +386,46 @@ mod tests {
         let elsewhere = "/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Security/pricings/VirtualMachines";
         assert!(Scenario::from_json(&with_resource(elsewhere)).is_err());
         assert!(Scenario::from_json(&with_resource("sa1")).is_err());
+    }
+
+    #[test]
+    fn new_fields_default_and_are_checked() {
+        let scenario = Scenario::from_json("{}").expect("parses");
+        assert!(scenario.throttling.enabled);
+        assert_eq!(scenario.throttling.bucket, 250);
+        assert!(scenario.provider_limits.is_empty() && scenario.faults.is_empty());
+
+        let bad = [
+            r#"{"throttling": {"bucket": 0}}"#,
+            r#"{"throttling": {"refill_per_second": 0}}"#,
+            r#"{"throttling": {"retry_after": "minutes"}}"#,
+            r#"{"provider_limits": [{"type": "storageAccounts", "operation": "list", "limit": 1, "per_seconds": 1}]}"#,
+            r#"{"provider_limits": [{"type": "A.B/c", "operation": "write", "limit": 1, "per_seconds": 1}]}"#,
+            r#"{"faults": [{"path_contains": "x", "status": 42}]}"#,
+            r#"{"subscriptions": [{"id": "s", "tenant_id": "t", "paging": "sometimes"}]}"#,
+            r#"{"subscriptions": [{"id": "s", "tenant_id": "t", "access": [{"object_id": "o", "role_definition_id": "reader"}]}]}"#,
+        ];
+        for json in bad {
+            assert!(Scenario::from_json(json).is_err(), "{json}");
+        }
+        let good = r#"{"throttling": {"enabled": false, "retry_after": "x_ms_retry_after_ms"},
+            "provider_limits": [{"type": "Microsoft.Storage/storageAccounts", "operation": "list", "limit": 100, "per_seconds": 300}],
+            "faults": [{"path_contains": "/token", "status": 503, "times": 1}],
+            "subscriptions": [{"id": "s", "tenant_id": "t", "paging": "empty_pages",
+              "unregistered_providers": ["Microsoft.Network"],
+              "access": [{"object_id": "o", "role_definition_id": "/providers/Microsoft.Authorization/roleDefinitions/ACDD72A7-3385-48EF-BD42-F606FBA81AE7"}]}]}"#;
+        let scenario = Scenario::from_json(good).expect("parses");
+        assert_eq!(scenario.subscriptions[0].paging, Paging::EmptyPages);
+        assert_eq!(
+            role_definition_guid(
+                scenario.subscriptions[0].access[0]
+                    .role_definition_id
+                    .as_deref()
+                    .unwrap_or_default()
+            )
+            .as_deref(),
+            Some("acdd72a7-3385-48ef-bd42-f606fba81ae7")
+        );
     }
 
     #[test]

@@ -6,13 +6,19 @@
 
 use serde_json::Value;
 
+use crate::faults::Fault;
 use crate::resource_path::{ArmPath, ProviderPath, Target};
 use crate::scenario::{Application, Scenario, Subscription, Tenant, resource_id};
+use crate::throttle::{ProviderLimit, Throttling};
 
 /// The scenario with lookup keys.
 pub(crate) struct World {
     pub(crate) token_lifetime_seconds: u64,
     pub(crate) arm_latency: std::time::Duration,
+    pub(crate) throttling: Throttling,
+    pub(crate) provider_limits: Vec<ProviderLimit>,
+    /// The faults in force at start.
+    pub(crate) faults: Vec<Fault>,
     default_page_size: usize,
     tenants: Vec<Tenant>,
     subscriptions: Vec<SubscriptionEntry>,
@@ -31,7 +37,20 @@ struct StoredResource {
     collection_key: String,
     type_key: String,
     top_level: bool,
+    /// The provider namespace, as the id spells it.
+    namespace: String,
+    /// The type without namespace, e.g. `storageAccounts/fileServices`.
+    relative_type: String,
     body: Value,
+}
+
+/// A resource provider as the subscription sees it.
+pub(crate) struct ProviderInfo<'a> {
+    /// As first spelled in a resource id (or in `unregistered_providers`).
+    pub(crate) namespace: &'a str,
+    pub(crate) registered: bool,
+    /// Each resource type in the subscription with the locations of its resources.
+    pub(crate) resource_types: Vec<(&'a str, Vec<&'a str>)>,
 }
 
 impl World {
@@ -52,6 +71,8 @@ impl World {
                     collection_key: provider.collection_key(),
                     type_key: provider.full_type().to_lowercase(),
                     top_level: provider.is_top_level(),
+                    namespace: provider.namespace.clone(),
+                    relative_type: provider.relative_type(),
                     body,
                 });
             }
@@ -64,6 +85,9 @@ impl World {
         Ok(World {
             token_lifetime_seconds: scenario.token_lifetime_seconds,
             arm_latency: std::time::Duration::from_millis(scenario.arm_latency_ms),
+            throttling: scenario.throttling,
+            provider_limits: scenario.provider_limits,
+            faults: scenario.faults,
             default_page_size: scenario.page_size,
             tenants: scenario.tenants,
             subscriptions,
@@ -129,5 +153,68 @@ impl SubscriptionEntry {
             })
             .map(|resource| &resource.body)
             .collect()
+    }
+
+    /// The namespace as configured in `unregistered_providers`, if the subscription is not
+    /// registered for it.
+    pub(crate) fn unregistered(&self, namespace: &str) -> Option<&str> {
+        self.subscription
+            .unregistered_providers
+            .iter()
+            .find(|unregistered| unregistered.eq_ignore_ascii_case(namespace))
+            .map(String::as_str)
+    }
+
+    /// Every namespace that appears in the subscription's resources, in order of appearance,
+    /// then the unregistered ones.
+    pub(crate) fn providers(&self) -> Vec<ProviderInfo<'_>> {
+        let mut providers: Vec<ProviderInfo<'_>> = Vec::new();
+        let unregistered = self
+            .subscription
+            .unregistered_providers
+            .iter()
+            .map(String::as_str);
+        let namespaces = self
+            .resources
+            .iter()
+            .map(|resource| resource.namespace.as_str())
+            .chain(unregistered);
+        for namespace in namespaces {
+            if !providers
+                .iter()
+                .any(|known| known.namespace.eq_ignore_ascii_case(namespace))
+            {
+                providers.push(ProviderInfo {
+                    namespace,
+                    registered: self.unregistered(namespace).is_none(),
+                    resource_types: Vec::new(),
+                });
+            }
+        }
+        for provider in &mut providers {
+            for resource in &self.resources {
+                if !resource.namespace.eq_ignore_ascii_case(provider.namespace) {
+                    continue;
+                }
+                let location = resource.body.get("location").and_then(Value::as_str);
+                let types = &mut provider.resource_types;
+                let index = match types
+                    .iter()
+                    .position(|(t, _)| t.eq_ignore_ascii_case(&resource.relative_type))
+                {
+                    Some(index) => index,
+                    None => {
+                        types.push((resource.relative_type.as_str(), Vec::new()));
+                        types.len() - 1
+                    }
+                };
+                if let (Some(location), Some((_, locations))) = (location, types.get_mut(index))
+                    && !locations.contains(&location)
+                {
+                    locations.push(location);
+                }
+            }
+        }
+        providers
     }
 }

@@ -331,3 +331,50 @@ async fn missing_parameters_are_900144_and_correlation_ids_are_echoed() {
             .is_some_and(|d| d.contains("parameter: 'grant_type'"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conditional_access_blocks_with_53003() {
+    let env = Env::start_with(unit_scenario_with(|scenario| {
+        scenario["tenants"][0]["applications"][0]["conditional_access_blocked"] =
+            serde_json::json!(true);
+    }))
+    .await;
+    let response = env
+        .request_token(TENANT, &form(READER_CLIENT, READER_SECRET, ARM_SCOPE))
+        .await;
+    let body = assert_entra_error(response, StatusCode::BAD_REQUEST, "invalid_grant", 53003).await;
+    assert!(body["error_description"].as_str().is_some_and(|d| d.starts_with(
+        "AADSTS53003: Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.\r\nTrace ID: "
+    )));
+    assert_eq!(body["suberror"], "message_only");
+    // The secret is checked first: a wrong one is still 7000215.
+    let response = env
+        .request_token(TENANT, &form(READER_CLIENT, "wrong", ARM_SCOPE))
+        .await;
+    assert_entra_error(
+        response,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        7000215,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn national_cloud_tenants_are_90038() {
+    let env = Env::start_with(unit_scenario_with(|scenario| {
+        scenario["tenants"][0]["national_cloud"] = serde_json::json!("AzureChinaCloud");
+    }))
+    .await;
+    for tenant in [TENANT, TENANT_DOMAIN] {
+        let response = env
+            .request_token(tenant, &form(READER_CLIENT, READER_SECRET, ARM_SCOPE))
+            .await;
+        let body =
+            assert_entra_error(response, StatusCode::BAD_REQUEST, "invalid_request", 90038).await;
+        assert!(body["error_description"].as_str().is_some_and(|d| d.starts_with(&format!(
+            "AADSTS90038: Tenant '{tenant}' request is being redirected to the National Cloud 'AzureChinaCloud'.\r\n"
+        ))));
+        assert!(body.get("suberror").is_none());
+    }
+}

@@ -1,5 +1,5 @@
 //! What ARM returns once a request has passed authentication and authorization: subscription
-//! bodies, stored resources, and lists of them.
+//! bodies, resource providers, stored resources, and lists of them.
 
 use serde_json::{Value, json};
 
@@ -8,7 +8,7 @@ use super::paging::{Listing, page};
 use crate::authz;
 use crate::jwt::Claims;
 use crate::resource_path::ProviderPath;
-use crate::world::{SubscriptionEntry, World};
+use crate::world::{ProviderInfo, SubscriptionEntry, World};
 
 /// `GET /subscriptions/{id}`.
 pub(crate) fn subscription(entry: &SubscriptionEntry) -> Value {
@@ -49,6 +49,54 @@ pub(crate) fn subscriptions(
         .collect();
     let refs: Vec<&Value> = bodies.iter().collect();
     page(&refs, world.default_page_size(), listing)
+}
+
+/// `GET /subscriptions/{id}/providers`: every namespace of the subscription's resources, and
+/// the unregistered ones.
+pub(crate) fn providers(entry: &SubscriptionEntry) -> Value {
+    let value: Vec<Value> = entry
+        .providers()
+        .iter()
+        .map(|provider| provider_body(&entry.subscription.id, provider))
+        .collect();
+    json!({ "value": value })
+}
+
+/// `GET /subscriptions/{id}/providers/{namespace}`: any namespace not configured as unregistered
+/// counts as registered (GETs under it work).
+pub(crate) fn provider(entry: &SubscriptionEntry, namespace: &str) -> Value {
+    let providers = entry.providers();
+    let known = providers
+        .iter()
+        .find(|provider| provider.namespace.eq_ignore_ascii_case(namespace));
+    match known {
+        Some(provider) => provider_body(&entry.subscription.id, provider),
+        None => provider_body(
+            &entry.subscription.id,
+            &ProviderInfo {
+                namespace,
+                registered: true,
+                resource_types: Vec::new(),
+            },
+        ),
+    }
+}
+
+fn provider_body(subscription: &str, provider: &ProviderInfo<'_>) -> Value {
+    let resource_types: Vec<Value> = provider
+        .resource_types
+        .iter()
+        .map(|(resource_type, locations)| {
+            json!({ "resourceType": resource_type, "locations": locations })
+        })
+        .collect();
+    json!({
+        "id": format!("/subscriptions/{subscription}/providers/{}", provider.namespace),
+        "namespace": provider.namespace,
+        "registrationState": if provider.registered { "Registered" } else { "NotRegistered" },
+        "registrationPolicy": "RegistrationRequired",
+        "resourceTypes": resource_types,
+    })
 }
 
 /// A resource or a collection under a provider namespace.

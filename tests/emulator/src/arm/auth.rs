@@ -10,39 +10,55 @@ use chrono::Utc;
 
 use super::error::{ARM_AUDIENCES, ArmError};
 use crate::app::AppState;
-use crate::jwt::Claims;
+use crate::jwt::Verified;
 
-/// The claims of the request's bearer token, if it is one this emulator issued.
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer_token(headers: &HeaderMap) -> Option<Result<&str, ()>> {
+    let value = headers.get(header::AUTHORIZATION)?;
+    let parsed = value.to_str().ok().and_then(|value| {
+        let (scheme, token) = value.trim().split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then_some(token.trim())
+    });
+    Some(parsed.ok_or(()))
+}
+
+/// The request's bearer token, if it is one this emulator issued.
 /// `tenant` is the tenant named in the 401 challenge.
 pub(crate) fn verified_claims(
     state: &AppState,
     headers: &HeaderMap,
     tenant: &str,
-) -> Result<Claims, ArmError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ArmError::missing_authorization(tenant))?;
-    let value = value
-        .to_str()
-        .map_err(|_| ArmError::malformed_authorization(tenant))?;
-    let (scheme, token) = value
-        .trim()
-        .split_once(' ')
-        .ok_or_else(|| ArmError::malformed_authorization(tenant))?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ArmError::malformed_authorization(tenant));
-    }
+) -> Result<Verified, ArmError> {
+    let token = bearer_token(headers)
+        .ok_or_else(|| ArmError::missing_authorization(tenant))?
+        .map_err(|()| ArmError::malformed_authorization(tenant))?;
     state
         .signer
-        .verify(token.trim())
+        .verify(token)
         .map_err(|_| ArmError::invalid_token(tenant))
 }
 
-/// Whether a valid token may be used for ARM now.
-pub(crate) fn check_usable(claims: &Claims, tenant: &str) -> Result<(), ArmError> {
+/// The principal (`oid`) of the request's token, if it carries one this emulator issued; for
+/// counting requests that never reach authentication.
+pub(crate) fn principal_of(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let token = bearer_token(headers)?.ok()?;
+    state.signer.verify(token).ok().map(|v| v.claims.oid)
+}
+
+/// Whether a valid token may be used for ARM now. A token issued before
+/// `EmulatorHandle::expire_tokens` is expired whatever its `exp`, as if ARM's clock ran ahead:
+/// the message then shows a current time just past the expiry.
+pub(crate) fn check_usable(token: &Verified, tenant: &str) -> Result<(), ArmError> {
+    let claims = &token.claims;
     let now = Utc::now().timestamp();
     if claims.exp <= now {
         return Err(ArmError::expired_token(tenant, claims.exp, now));
+    }
+    if token.retired {
+        let skewed_now = now.max(claims.exp.saturating_add(1));
+        return Err(ArmError::expired_token(tenant, claims.exp, skewed_now));
     }
     if !ARM_AUDIENCES.contains(&claims.aud.as_str()) {
         return Err(ArmError::wrong_audience(tenant, &claims.aud));

@@ -24,6 +24,10 @@ pub(crate) struct ArmError {
     pub(crate) from_gateway: bool,
     /// Extra response headers, e.g. `WWW-Authenticate`.
     pub(crate) headers: Vec<(&'static str, String)>,
+    /// `error.details`, for the errors where ARM lists them.
+    pub(crate) details: Vec<Value>,
+    /// A whole body to send instead of the envelope (an injected fault's).
+    pub(crate) raw_body: Option<Value>,
 }
 
 impl ArmError {
@@ -34,7 +38,14 @@ impl ArmError {
             message,
             from_gateway: true,
             headers: Vec::new(),
+            details: Vec::new(),
+            raw_body: None,
         }
+    }
+
+    pub(crate) fn with_headers(mut self, headers: Vec<(&'static str, String)>) -> ArmError {
+        self.headers.extend(headers);
+        self
     }
 
     fn raised_by_provider(mut self) -> ArmError {
@@ -43,7 +54,14 @@ impl ArmError {
     }
 
     pub(crate) fn body(&self) -> Value {
-        json!({ "error": { "code": self.code, "message": self.message } })
+        if let Some(body) = &self.raw_body {
+            return body.clone();
+        }
+        let mut body = json!({ "error": { "code": self.code, "message": self.message } });
+        if !self.details.is_empty() {
+            body["error"]["details"] = Value::Array(self.details.clone());
+        }
+        body
     }
 
     /// A 401 with the `WWW-Authenticate` challenge that tells clients which tenant to ask.
@@ -196,6 +214,142 @@ impl ArmError {
         )
     }
 
+    /// ARM's own read throttling (research/arm.md §1.4).
+    pub(crate) fn subscription_throttled(
+        subscription: &str,
+        principal: &str,
+        seconds: u64,
+    ) -> ArmError {
+        ArmError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "SubscriptionRequestsThrottled",
+            format!(
+                "Number of 'read' requests for subscription '{subscription}' actor '{principal}' exceeded. Please try again after '{seconds}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling for additional information."
+            ),
+        )
+    }
+
+    /// A resource provider's own limit (research/arm.md §1.4); `interval` is a .NET TimeSpan.
+    pub(crate) fn resource_throttled(
+        action: &str,
+        limit: u64,
+        interval: &str,
+        seconds: u64,
+    ) -> ArmError {
+        ArmError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "ResourceRequestsThrottled",
+            format!(
+                "Number of requests for action '{action}' exceeded the limit of '{limit}' for time interval '{interval}'. Please try again after '{seconds}' seconds."
+            ),
+        )
+        .raised_by_provider()
+    }
+
+    /// `namespace` as the subscription's configuration spells it.
+    pub(crate) fn missing_registration(namespace: &str) -> ArmError {
+        let message = format!(
+            "The subscription is not registered to use namespace '{namespace}'. See https://aka.ms/rps-not-found for how to register subscriptions."
+        );
+        let mut error = ArmError::new(
+            StatusCode::CONFLICT,
+            "MissingSubscriptionRegistration",
+            message.clone(),
+        );
+        error.details.push(json!({
+            "code": "MissingSubscriptionRegistration",
+            "target": namespace,
+            "message": message,
+        }));
+        error
+    }
+
+    /// An injected fault's answer: the body ARM's gateway sends with `status`. `namespace` is
+    /// the provider the request was for, named by gateway timeouts.
+    pub(crate) fn injected(status: StatusCode, namespace: &str) -> ArmError {
+        let (code, message) = match status.as_u16() {
+            429 => (
+                "TooManyRequests",
+                "The request is being throttled as the limit has been reached for operation type - 'Read'. For more information, see - https://aka.ms/srpthrottlinglimits".to_owned(),
+            ),
+            500 => (
+                "InternalServerError",
+                "Encountered internal server error. Please try again later.".to_owned(),
+            ),
+            502 => (
+                "BadGateway",
+                format!("The gateway received an invalid response from '{namespace}'."),
+            ),
+            503 => (
+                "ServiceUnavailable",
+                "The service is currently unavailable. Please try again later.".to_owned(),
+            ),
+            504 => (
+                "GatewayTimeout",
+                format!(
+                    "The gateway did not receive a response from '{namespace}' within the specified time period."
+                ),
+            ),
+            other => {
+                let code = match other {
+                    400 => "BadRequest",
+                    401 => "Unauthorized",
+                    403 => "Forbidden",
+                    404 => "NotFound",
+                    408 => "RequestTimeout",
+                    409 => "Conflict",
+                    _ if other >= 500 => "InternalServerError",
+                    _ => "BadRequest",
+                };
+                let reason = status.canonical_reason().unwrap_or("an injected fault");
+                (code, format!("The request failed: {other} {reason}."))
+            }
+        };
+        let mut error = ArmError::new(status, code, message);
+        if status.as_u16() < 400 {
+            error.raw_body = Some(json!({}));
+            error.from_gateway = false;
+        }
+        error
+    }
+
+    /// An injected fault with its own body.
+    pub(crate) fn injected_body(status: StatusCode, body: Value) -> ArmError {
+        let mut error = ArmError::new(status, "InjectedFault", String::new());
+        error.raw_body = Some(body);
+        error.from_gateway = status.as_u16() >= 400;
+        error
+    }
+
+    pub(crate) fn role_definition_not_found(id: &str) -> ArmError {
+        ArmError::new(
+            StatusCode::NOT_FOUND,
+            "RoleDefinitionDoesNotExist",
+            format!("The specified role definition with ID '{id}' does not exist."),
+        )
+        .raised_by_provider()
+    }
+
+    pub(crate) fn role_assignment_not_found(name: &str) -> ArmError {
+        ArmError::new(
+            StatusCode::NOT_FOUND,
+            "RoleAssignmentNotFound",
+            format!("The role assignment '{name}' is not found."),
+        )
+        .raised_by_provider()
+    }
+
+    /// A `$filter` the authorization provider does not understand (or the emulator does not
+    /// model).
+    pub(crate) fn unsupported_filter(filter: &str, supported: &str) -> ArmError {
+        ArmError::new(
+            StatusCode::BAD_REQUEST,
+            "UnsupportedQuery",
+            format!("The filter '{filter}' is not supported. Supported filters are {supported}."),
+        )
+        .raised_by_provider()
+    }
+
     pub(crate) fn invalid_skip_token() -> ArmError {
         ArmError::new(
             StatusCode::BAD_REQUEST,
@@ -247,5 +401,39 @@ mod tests {
             "one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'."
         ));
         assert_eq!(error.headers[0].0, "www-authenticate");
+    }
+
+    #[test]
+    fn registration_errors_carry_details() {
+        let body = ArmError::missing_registration("Microsoft.Network").body();
+        assert_eq!(body["error"]["details"][0]["target"], "Microsoft.Network");
+        assert_eq!(
+            body["error"]["details"][0]["message"],
+            body["error"]["message"]
+        );
+        assert!(
+            ArmError::invalid_skip_token()
+                .body()
+                .pointer("/error/details")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn injected_codes_fit_the_status() {
+        let code = |status: u16| {
+            ArmError::injected(
+                StatusCode::from_u16(status).expect("status"),
+                "Microsoft.Storage",
+            )
+            .code
+        };
+        assert_eq!(code(429), "TooManyRequests");
+        assert_eq!(code(500), "InternalServerError");
+        assert_eq!(code(502), "BadGateway");
+        assert_eq!(code(503), "ServiceUnavailable");
+        assert_eq!(code(504), "GatewayTimeout");
+        assert_eq!(code(507), "InternalServerError");
+        assert_eq!(code(404), "NotFound");
     }
 }

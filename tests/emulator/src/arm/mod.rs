@@ -1,63 +1,80 @@
 //! Azure Resource Manager: every request that is not Entra or an emulator admin call.
 //!
 //! A request goes through the same stages as in ARM, in this order, and the first failing stage
-//! answers: the bearer token (401s), the api-version (400), the subscription and its tenant
-//! (404/401), the principal's permission for the action (403), then the answer itself (the
-//! subscription, a resource, or a page of a list; 404s for what does not exist). Later
-//! behaviours (throttling with 429, injected faults, unregistered providers) slot in between
-//! authorization and the answer, in [`serve`].
+//! answers (see [`serve`]):
+//!
+//! 0. the gateway: injected faults and latency (any status; before anything else, so faults
+//!    cost no throttling tokens);
+//! 1. the bearer token (401s);
+//! 2. the api-version (400);
+//! 3. the subscription and its tenant (400/404/401);
+//! 4. the principal's permission for the action (403);
+//! 5. the registration of the provider namespaces in the path (409);
+//! 6. throttling: the subscription's read buckets, then resource-provider limits (429);
+//! 7. the answer itself: the subscription, its providers, the authorization endpoints, a
+//!    resource, or a page of a list (404s for what does not exist).
 
 mod answers;
 mod auth;
+mod authorization;
 mod error;
 mod paging;
+mod response;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+use axum::response::Response;
+use chrono::Utc;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::authz;
+use crate::jwt::Claims;
 use crate::resource_path::{ArmPath, Target};
+use crate::scenario::Paging;
+use crate::throttle::{retry_after_headers, retry_after_seconds};
+use crate::world::SubscriptionEntry;
+use authorization::Endpoint;
 use error::ArmError;
 use paging::Listing;
+use response::{ResponseMeta, respond};
 
 /// The action ARM checks for `GET /subscriptions/{id}`.
 const READ_SUBSCRIPTION: &str = "Microsoft.Resources/subscriptions/read";
-
-/// Remaining subscription reads reported to clients (a full bucket, until throttling exists).
-const REMAINING_SUBSCRIPTION_READS: u64 = 249;
-
-/// Facts gathered while serving that shape the response headers.
-#[derive(Debug, Default)]
-struct ResponseMeta {
-    /// Set once the request is charged to a subscription's read budget.
-    remaining_subscription_reads: Option<u64>,
-}
+/// The action ARM checks for `GET /subscriptions/{id}/providers[/{namespace}]`.
+const READ_PROVIDERS: &str = "Microsoft.Resources/subscriptions/providers/read";
 
 pub(crate) async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, _body) = request.into_parts();
     let mut meta = ResponseMeta::default();
-    if !state.world.arm_latency.is_zero() {
-        tokio::time::sleep(state.world.arm_latency).await;
-    }
-    let outcome = serve(&state, &request, &mut meta);
+    let outcome = serve(&state, &parts, &mut meta).await;
     if let Err(error) = &outcome {
         tracing::debug!(
-            path = request.uri().path(),
+            path = parts.uri.path(),
             code = error.code,
+            status = error.status.as_u16(),
             "ARM request refused"
         );
     }
-    respond(outcome, &meta, request.headers())
+    respond(outcome, &meta, &parts.headers)
 }
 
-fn serve(state: &AppState, request: &Request, meta: &mut ResponseMeta) -> Result<Value, ArmError> {
-    let path = ArmPath::parse(request.uri().path());
+async fn serve(
+    state: &AppState,
+    request: &Parts,
+    meta: &mut ResponseMeta,
+) -> Result<Value, ArmError> {
+    let path = ArmPath::parse(request.uri.path());
     let target = Target::parse(&path);
+
+    // 0. The gateway.
+    gateway(state, request, &target).await?;
+
     let subscription = target
         .subscription()
         .and_then(|id| state.world.subscription(id));
@@ -66,25 +83,27 @@ fn serve(state: &AppState, request: &Request, meta: &mut ResponseMeta) -> Result
         subscription.map_or("common", |entry| entry.subscription.tenant_id.as_str());
 
     // 1. Authentication.
-    let claims = auth::verified_claims(state, request.headers(), challenge_tenant)?;
-    state.counters.record_principal(&claims.oid);
-    auth::check_usable(&claims, challenge_tenant)?;
-    if request.method() != Method::GET {
-        return Err(ArmError::method_not_allowed(request.method().as_str()));
+    let token = auth::verified_claims(state, &request.headers, challenge_tenant)?;
+    state.counters.record_principal(&token.claims.oid);
+    auth::check_usable(&token, challenge_tenant)?;
+    let claims = token.claims;
+    if request.method != Method::GET {
+        return Err(ArmError::method_not_allowed(request.method.as_str()));
     }
 
     // 2. api-version.
-    let query = QueryParameters::parse(request.uri().query());
+    let query = QueryParameters::parse(request.uri.query());
     let api_version = query
         .api_version
         .as_deref()
         .ok_or_else(ArmError::missing_api_version)?;
     let authority = request_authority(request, &state.base_url);
-    let listing = Listing {
+    let mut listing = Listing {
         authority: &authority,
-        path: request.uri().path(),
+        path: request.uri.path(),
         api_version,
         skip_token: query.skip_token.as_deref(),
+        paging: Paging::Standard,
     };
 
     // 3. Subscription.
@@ -103,84 +122,162 @@ fn serve(state: &AppState, request: &Request, meta: &mut ResponseMeta) -> Result
     if !subscription_tenant.eq_ignore_ascii_case(&claims.tid) {
         return Err(ArmError::wrong_tenant(&claims.tid, subscription_tenant));
     }
-    meta.remaining_subscription_reads = Some(REMAINING_SUBSCRIPTION_READS);
+    listing.paging = entry.subscription.paging;
 
     // 4. Authorization.
-    let (action, scope) = match &target {
-        Target::Provider(provider) => (provider.read_action(), provider.authorization_scope()),
-        Target::Subscription { subscription } => (
-            READ_SUBSCRIPTION.to_owned(),
-            format!("/subscriptions/{subscription}"),
-        ),
-        _ => return Err(ArmError::not_modelled(&path.display())),
+    let endpoint = match &target {
+        Target::Provider(provider) => Endpoint::parse(provider),
+        _ => None,
     };
-    if !authz::is_allowed(&entry.subscription.access, &claims.oid, &action) {
-        return Err(ArmError::authorization_failed(&claims.oid, &action, &scope));
+    authorize(entry, &claims, &target, endpoint.as_ref(), &path)?;
+
+    // 5. Provider registration.
+    if let Target::Provider(provider) = &target {
+        for namespace in provider.namespaces() {
+            if let Some(configured) = entry.unregistered(namespace) {
+                return Err(ArmError::missing_registration(configured));
+            }
+        }
     }
 
-    // 5. The answer.
-    match &target {
-        Target::Provider(provider) => answers::provider_path(entry, provider, &listing),
+    // 6. Throttling.
+    charge(state, entry, &claims, &target, meta)?;
+
+    // 7. The answer.
+    match (&target, &endpoint) {
+        (Target::Provider(_), Some(endpoint)) => {
+            authorization::answer(entry, endpoint, &claims.oid, query.filter.as_deref())
+        }
+        (Target::Provider(provider), None) => answers::provider_path(entry, provider, &listing),
+        (Target::Providers { .. }, _) => Ok(answers::providers(entry)),
+        (Target::ProviderNamespace { namespace, .. }, _) => Ok(answers::provider(entry, namespace)),
         _ => Ok(answers::subscription(entry)),
     }
 }
 
-fn respond(
-    outcome: Result<Value, ArmError>,
-    meta: &ResponseMeta,
-    request_headers: &HeaderMap,
-) -> Response {
-    let (status, body, gateway, extra) = match outcome {
-        Ok(body) => (axum::http::StatusCode::OK, body, false, Vec::new()),
-        Err(error) => (
-            error.status,
-            error.body(),
-            error.from_gateway,
-            error.headers,
-        ),
+/// Stage 0: what ARM's front door does before looking at the request. The scenario's latency
+/// applies to every request; a fault may add to it, and answer instead of ARM.
+async fn gateway(state: &AppState, request: &Parts, target: &Target) -> Result<(), ArmError> {
+    let path = request.uri.path();
+    // The emulator's own (unknown) admin paths land here too; faults are not for them.
+    let fault = if path.starts_with(crate::app::ADMIN_PREFIX) {
+        None
+    } else {
+        state.faults.take(path)
     };
-    let mut response = (status, body.to_string()).into_response();
-    let request_id = Uuid::new_v4();
-    // ARM keeps the client's correlation id when it sends one.
-    let correlation_id = request_headers
-        .get("x-ms-correlation-request-id")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| Uuid::try_parse(value).ok())
-        .unwrap_or_else(Uuid::new_v4);
-    let routing_id = format!(
-        "LOCAL:{}:{request_id}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-    );
+    let extra = fault
+        .as_ref()
+        .map_or(std::time::Duration::ZERO, |fault| fault.latency_duration());
+    let latency = state.arm_latency().saturating_add(extra);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let Some(fault) = fault else {
+        return Ok(());
+    };
+    state.counters.record_fault();
+    let Some(status) = fault.status else {
+        return Ok(());
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let principal = auth::principal_of(state, &request.headers);
+        state.counters.record_throttled(principal.as_deref());
+    }
+    let namespace = match target {
+        Target::Provider(provider) => provider.namespace.as_str(),
+        _ => "Microsoft.Resources",
+    };
+    let error = match fault.body {
+        Some(body) => ArmError::injected_body(status, body),
+        None => ArmError::injected(status, namespace),
+    };
+    let headers = fault.retry_after.map_or_else(Vec::new, |seconds| {
+        let wait = std::time::Duration::from_secs(seconds);
+        retry_after_headers(state.throttle.retry_after_style(), wait, Utc::now())
+    });
+    Err(error.with_headers(headers))
+}
 
-    let headers = response.headers_mut();
-    let mut set = |name: &'static str, value: String| {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
+/// Stage 4: the principal must hold the action the request needs.
+fn authorize(
+    entry: &SubscriptionEntry,
+    claims: &Claims,
+    target: &Target,
+    endpoint: Option<&Endpoint>,
+    path: &ArmPath,
+) -> Result<(), ArmError> {
+    let subscription_scope = format!("/subscriptions/{}", entry.subscription.id);
+    let (action, scope) = match target {
+        Target::Provider(provider) => (provider.read_action(), provider.authorization_scope()),
+        Target::Subscription { .. } => (READ_SUBSCRIPTION.to_owned(), subscription_scope),
+        Target::Providers { .. } | Target::ProviderNamespace { .. } => {
+            (READ_PROVIDERS.to_owned(), subscription_scope)
         }
+        _ => return Err(ArmError::not_modelled(&path.display())),
     };
-    set(
-        header::CONTENT_TYPE.as_str(),
-        "application/json; charset=utf-8".to_owned(),
-    );
-    set(header::CACHE_CONTROL.as_str(), "no-cache".to_owned());
-    set(header::PRAGMA.as_str(), "no-cache".to_owned());
-    set(header::EXPIRES.as_str(), "-1".to_owned());
-    set("x-ms-request-id", request_id.to_string());
-    set("x-ms-correlation-request-id", correlation_id.to_string());
-    set("x-ms-routing-request-id", routing_id);
-    if let Some(remaining) = meta.remaining_subscription_reads {
-        set(
-            "x-ms-ratelimit-remaining-subscription-reads",
-            remaining.to_string(),
-        );
+    let grants = &entry.subscription.access;
+    let allowed = if endpoint.is_some_and(Endpoint::needs_only_a_grant) {
+        authz::has_any_grant(grants, &claims.oid)
+    } else {
+        authz::is_allowed(grants, &claims.oid, &action)
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ArmError::authorization_failed(&claims.oid, &action, &scope))
     }
-    if gateway {
-        set("x-ms-failure-cause", "gateway".to_owned());
+}
+
+/// Stage 6: one token from the principal's and the subscription's read buckets, then from the
+/// provider limits the request counts against.
+fn charge(
+    state: &AppState,
+    entry: &SubscriptionEntry,
+    claims: &Claims,
+    target: &Target,
+    meta: &mut ResponseMeta,
+) -> Result<(), ArmError> {
+    let now = Instant::now();
+    let subscription = entry.subscription.id.as_str();
+    let style = state.throttle.retry_after_style();
+    match state.throttle.charge_read(subscription, &claims.oid, now) {
+        Ok(budget) => meta.read_budget = Some(budget),
+        Err(refused) => {
+            meta.read_budget = Some(refused.budget);
+            state.counters.record_throttled(Some(&claims.oid));
+            let seconds = retry_after_seconds(refused.wait);
+            return Err(
+                ArmError::subscription_throttled(subscription, &claims.oid, seconds)
+                    .with_headers(retry_after_headers(style, refused.wait, Utc::now())),
+            );
+        }
     }
-    for (name, value) in extra {
-        set(name, value);
+    let Target::Provider(provider) = target else {
+        return Ok(());
+    };
+    let full_type = provider.full_type();
+    match state
+        .throttle
+        .charge_provider(subscription, &full_type, provider.is_collection(), now)
+    {
+        Ok(budgets) => {
+            meta.provider_budgets = budgets;
+            Ok(())
+        }
+        Err(refusal) => {
+            state.counters.record_throttled(Some(&claims.oid));
+            let limit = refusal.limit;
+            let seconds = retry_after_seconds(refusal.wait);
+            Err(ArmError::resource_throttled(
+                &limit.action(),
+                limit.limit,
+                &limit.interval(),
+                seconds,
+            )
+            .with_headers(retry_after_headers(style, refusal.wait, Utc::now())))
+        }
     }
-    response
 }
 
 /// The query parameters ARM itself reads.
@@ -188,6 +285,7 @@ fn respond(
 struct QueryParameters {
     api_version: Option<String>,
     skip_token: Option<String>,
+    filter: Option<String>,
 }
 
 impl QueryParameters {
@@ -201,6 +299,8 @@ impl QueryParameters {
                 parameters.api_version = Some(value.into_owned());
             } else if name.eq_ignore_ascii_case("$skipToken") {
                 parameters.skip_token = Some(value.into_owned());
+            } else if name.eq_ignore_ascii_case("$filter") {
+                parameters.filter = Some(value.into_owned());
             }
         }
         parameters
@@ -209,14 +309,14 @@ impl QueryParameters {
 
 /// `host[:port]` as the client addressed it, for absolute links; the emulator's own address
 /// when the request does not say or says something that is not a host.
-fn request_authority(request: &Request, base_url: &str) -> String {
+fn request_authority(request: &Parts, base_url: &str) -> String {
     let stated = request
-        .uri()
+        .uri
         .authority()
         .map(|a| a.as_str().to_owned())
         .or_else(|| {
             request
-                .headers()
+                .headers
                 .get(header::HOST)
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned)

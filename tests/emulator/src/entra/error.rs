@@ -18,6 +18,8 @@ pub(crate) struct EntraError {
     pub(crate) error: &'static str,
     pub(crate) code: u32,
     pub(crate) message: String,
+    /// The `suberror` some refusals add (e.g. `message_only` for Conditional Access).
+    pub(crate) suberror: Option<&'static str>,
 }
 
 impl EntraError {
@@ -27,6 +29,7 @@ impl EntraError {
             error,
             code,
             message,
+            suberror: None,
         }
     }
 
@@ -143,10 +146,58 @@ impl EntraError {
         )
     }
 
+    /// A tenant of a national cloud asked for at the public cloud's endpoint (the wording of a
+    /// real response; research/arm.md §4, §6).
+    pub(crate) fn national_cloud_tenant(tenant: &str, cloud: &str) -> EntraError {
+        EntraError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90038,
+            format!(
+                "Tenant '{tenant}' request is being redirected to the National Cloud '{cloud}'."
+            ),
+        )
+    }
+
+    pub(crate) fn blocked_by_conditional_access() -> EntraError {
+        let mut error = EntraError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            53003,
+            "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.".to_owned(),
+        );
+        error.suberror = Some("message_only");
+        error
+    }
+
+    /// An injected fault's answer: what Entra sends with `status` when it is unwell.
+    pub(crate) fn injected(status: StatusCode) -> EntraError {
+        let transient = "A transient error has occurred. Please try again.".to_owned();
+        match status.as_u16() {
+            500 => EntraError::new(
+                status,
+                "server_error",
+                50000,
+                "There was an error issuing a token or an issue with our sign-in service."
+                    .to_owned(),
+            ),
+            429 => EntraError::new(status, "temporarily_unavailable", 90024, transient),
+            code if code > 500 => {
+                EntraError::new(status, "temporarily_unavailable", 90033, transient)
+            }
+            _ => EntraError::new(
+                status,
+                "invalid_request",
+                90023,
+                "The request is not valid.".to_owned(),
+            ),
+        }
+    }
+
     pub(crate) fn into_response(self, trace_id: Uuid, correlation_id: Uuid) -> Response {
         let timestamp = Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string();
         let code = self.code;
-        let body = json!({
+        let mut body = json!({
             "error": self.error,
             "error_description": format!(
                 "AADSTS{code}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}",
@@ -158,6 +209,9 @@ impl EntraError {
             "correlation_id": correlation_id.to_string(),
             "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
         });
+        if let Some(suberror) = self.suberror {
+            body["suberror"] = suberror.into();
+        }
         (self.status, body.to_string()).into_response()
     }
 }

@@ -3,7 +3,8 @@
 //! `POST /{tenant}/oauth2/v2.0/token` answers like login.microsoftonline.com: a bearer token for
 //! a valid app and secret, otherwise the real error body (`error`, an `AADSTSnnnn` description
 //! with trace and correlation ids, `error_codes`, ...) with the real status, so that the
-//! product's handling of expired, wrong or missing credentials can be tested.
+//! product's handling of expired, wrong or missing credentials can be tested. Injected faults
+//! apply here too, before anything is checked, as Entra's front door would fail.
 
 mod error;
 
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -20,6 +21,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::faults::Fault;
 use crate::jwt::Claims;
 use crate::resource_path::percent_decode;
 use error::EntraError;
@@ -30,6 +32,7 @@ const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "email"];
 pub(crate) async fn token(
     State(state): State<Arc<AppState>>,
     Path(tenant): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -41,24 +44,11 @@ pub(crate) async fn token(
     if let Some(client_id) = &request.client_id {
         state.counters.record_token_request(client_id);
     }
-    let outcome = issue(&state, &tenant, &request);
     let trace_id = Uuid::new_v4();
-    let mut response = match outcome {
-        Ok(issued) => (
-            StatusCode::OK,
-            json!({
-                "token_type": "Bearer",
-                "expires_in": issued.lifetime,
-                "ext_expires_in": issued.lifetime,
-                "access_token": issued.access_token,
-            })
-            .to_string(),
-        )
-            .into_response(),
-        Err(error) => {
-            tracing::info!(tenant, code = error.code, "token request refused");
-            error.into_response(trace_id, client_request_id.unwrap_or_else(Uuid::new_v4))
-        }
+    let correlation_id = client_request_id.unwrap_or_else(Uuid::new_v4);
+    let mut response = match gateway(&state, uri.path()).await {
+        Some(fault) => fault_response(&state, fault, trace_id, correlation_id),
+        None => answer(&state, &tenant, &request, trace_id, correlation_id),
     };
     let headers = response.headers_mut();
     headers.insert(
@@ -79,6 +69,71 @@ pub(crate) async fn token(
         headers.insert("client-request-id", value);
     }
     response
+}
+
+/// The fault this request gets, after its latency, if it is one that answers (has a status).
+async fn gateway(state: &AppState, path: &str) -> Option<Fault> {
+    let fault = state.faults.take(path)?;
+    state.counters.record_fault();
+    if fault.latency_ms > 0 {
+        tokio::time::sleep(fault.latency_duration()).await;
+    }
+    fault.status.is_some().then_some(fault)
+}
+
+fn fault_response(
+    state: &AppState,
+    fault: Fault,
+    trace_id: Uuid,
+    correlation_id: Uuid,
+) -> Response {
+    let status = fault
+        .status
+        .and_then(|status| StatusCode::from_u16(status).ok())
+        .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        state.counters.record_throttled(None);
+    }
+    let mut response = match fault.body {
+        Some(body) => (status, body.to_string()).into_response(),
+        None => EntraError::injected(status).into_response(trace_id, correlation_id),
+    };
+    if let Some(seconds) = fault.retry_after {
+        let wait = std::time::Duration::from_secs(seconds);
+        let style = state.throttle.retry_after_style();
+        for (name, value) in crate::throttle::retry_after_headers(style, wait, Utc::now()) {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+    }
+    response
+}
+
+fn answer(
+    state: &AppState,
+    tenant: &str,
+    request: &TokenRequest,
+    trace_id: Uuid,
+    correlation_id: Uuid,
+) -> Response {
+    match issue(state, tenant, request) {
+        Ok(issued) => (
+            StatusCode::OK,
+            json!({
+                "token_type": "Bearer",
+                "expires_in": issued.lifetime,
+                "ext_expires_in": issued.lifetime,
+                "access_token": issued.access_token,
+            })
+            .to_string(),
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::info!(tenant, code = error.code, "token request refused");
+            error.into_response(trace_id, correlation_id)
+        }
+    }
 }
 
 /// The form fields of a token request. Client credentials may also come as HTTP Basic
@@ -144,6 +199,9 @@ fn issue(
         .world
         .tenant(tenant_name)
         .ok_or_else(|| EntraError::unknown_tenant(tenant_name))?;
+    if let Some(cloud) = &tenant.national_cloud {
+        return Err(EntraError::national_cloud_tenant(tenant_name, cloud));
+    }
 
     let grant_type = request
         .grant_type
@@ -182,6 +240,9 @@ fn issue(
     }
     if matching.iter().all(|s| s.is_expired_at(now)) {
         return Err(EntraError::expired_secret(&app.client_id));
+    }
+    if app.conditional_access_blocked {
+        return Err(EntraError::blocked_by_conditional_access());
     }
 
     let lifetime = state.world.token_lifetime_seconds;

@@ -33,6 +33,15 @@ pub fn unit_scenario() -> Scenario {
         .expect("unit scenario loads")
 }
 
+/// The unit scenario with its JSON edited first, so tests exercise the scenario format.
+pub fn unit_scenario_with(edit: impl FnOnce(&mut Value)) -> Scenario {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/unit.json");
+    let text = std::fs::read_to_string(path).expect("unit scenario readable");
+    let mut json: Value = serde_json::from_str(&text).expect("unit scenario JSON");
+    edit(&mut json);
+    Scenario::from_json(&json.to_string()).expect("edited scenario loads")
+}
+
 /// An https client that trusts the emulator's CA.
 pub fn client_for(ca_pem: &str) -> reqwest::Client {
     let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("CA PEM parses");

@@ -1,0 +1,143 @@
+//! Benchmark: how close the fleet gets to Azure's read budget, and whether more workers mean
+//! more throttling. Not a test: it prints figures.
+//!
+//! An emulated subscription needs C reads in total (K connections to it, all with one service
+//! principal, each scanning A storage accounts and their file services). With ARM's default
+//! bucket (250 reads, refilled at 25/s) no client can finish faster than
+//! `max(0, C - 250) / 25` seconds. For 1, 2 and 4 workers the fleet scans everything once and
+//! this prints the wall time against that bound, the 429s Azure sent, and the token requests.
+//!
+//! Run: `cargo run --release -p e2e --bin bench_throttling [-- <accounts per connection> <connections>]`
+//! (RabbitMQ and Redis must be running: `tests/services.sh`).
+
+use std::time::{Duration, Instant};
+
+use e2e::{Fleet, FleetOptions};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const TENANT: &str = "11111111-1111-1111-1111-111111111111";
+const SUB: &str = "00000000-0000-0000-0000-0000000000b1";
+const CLIENT: &str = "aaaaaaaa-0000-0000-0000-0000000000b1";
+const OID: &str = "bbbbbbbb-0000-0000-0000-0000000000b1";
+const SECRET: &str = "bench~secret";
+const PAGE: usize = 100;
+
+fn world(accounts: usize) -> Value {
+    let resources: Vec<Value> = (0..accounts)
+        .flat_map(|i| {
+            let id = format!(
+                "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa{i:05}"
+            );
+            [
+                json!({"id": id, "name": format!("sa{i:05}"), "type": "Microsoft.Storage/storageAccounts",
+                       "location": "eastus", "kind": "StorageV2", "properties": {"minimumTlsVersion": "TLS1_2"}}),
+                json!({"id": format!("{id}/fileServices/default"), "name": "default",
+                       "type": "Microsoft.Storage/storageAccounts/fileServices", "properties": {}}),
+            ]
+        })
+        .collect();
+    json!({
+        "tenants": [{"id": TENANT, "applications": [
+            {"client_id": CLIENT, "object_id": OID, "secrets": [{"value": SECRET}]}]}],
+        "subscriptions": [{"id": SUB, "tenant_id": TENANT, "page_size": PAGE,
+            "access": [{"object_id": OID, "role": "Reader", "actions": ["*/read"]}],
+            "resources": resources}]
+    })
+}
+
+struct Run {
+    workers: usize,
+    reads: u64,
+    wall: Duration,
+    throttled: u64,
+    tokens: u64,
+}
+
+async fn run(workers: usize, accounts: usize, connections: usize) -> anyhow::Result<Run> {
+    let scenario = azure_emulator::Scenario::from_json(&world(accounts).to_string())?;
+    let fleet = Fleet::start(
+        scenario,
+        FleetOptions {
+            workers,
+            worker_concurrency: 2,
+            scan_on_create: false,
+            ..FleetOptions::default()
+        },
+    )
+    .await?;
+    let mut ids = Vec::new();
+    for i in 0..connections {
+        let body = json!({
+            "organization_id": format!("bench-{i}"), "name": format!("bench {i}"),
+            "tenant_id": TENANT, "client_id": CLIENT, "subscription_id": SUB,
+            "client_secret": SECRET, "cloud": fleet.cloud_json(),
+        });
+        let (code, created) = fleet
+            .call(reqwest::Method::POST, "/v1/connections", Some(body))
+            .await?;
+        anyhow::ensure!(code == 201, "create: {created}");
+        ids.push(Uuid::parse_str(
+            created["connection"]["id"].as_str().unwrap_or_default(),
+        )?);
+    }
+    fleet.emulator.reset_counters();
+    let started = Instant::now();
+    let mut scans = Vec::new();
+    for id in &ids {
+        scans.push((*id, fleet.rescan(*id, Some(&["storage"])).await?));
+    }
+    for (id, scan) in scans {
+        fleet
+            .wait_for_scan(id, scan, Duration::from_secs(600))
+            .await?;
+    }
+    let wall = started.elapsed();
+    let counters = fleet.emulator.counters();
+    let reads = counters
+        .by_endpoint
+        .iter()
+        .filter(|(k, _)| k.starts_with("GET /subscriptions"))
+        .map(|(_, v)| *v)
+        .sum::<u64>()
+        - counters.throttled;
+    let result = Run {
+        workers,
+        reads,
+        wall,
+        throttled: counters.throttled,
+        tokens: counters.token_requests_by_client.values().sum(),
+    };
+    fleet.shutdown().await?;
+    Ok(result)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let accounts: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(190);
+    let connections: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(4);
+    let needed = (connections * (accounts.div_ceil(PAGE) + accounts)) as f64;
+    let bound = ((needed - 250.0).max(0.0)) / 25.0;
+    println!(
+        "{connections} connections x {accounts} storage accounts, one principal: C = {needed} reads; bound max(0, C - 250) / 25 = {bound:.1} s"
+    );
+    println!("workers  reads  wall (s)  wall/bound  429s  token requests");
+    for workers in [1, 2, 4] {
+        let r = run(workers, accounts, connections).await?;
+        println!(
+            "{:>7}  {:>5}  {:>8.1}  {:>10.2}  {:>4}  {:>14}",
+            r.workers,
+            r.reads,
+            r.wall.as_secs_f64(),
+            if bound > 0.0 {
+                r.wall.as_secs_f64() / bound
+            } else {
+                f64::NAN
+            },
+            r.throttled,
+            r.tokens
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Scans under hard Azure conditions still evaluate every check: throttling with 429s, server
+//! errors, and an expired secret (which moves the connection to "client secret expired" and
+//! keeps its history).
+
+use std::time::Duration;
+
+use e2e::{
+    Fleet, FleetOptions, compare_with_expectations, demo_scenario_json, demo_with_unique_secret,
+};
+use shared::checks::CheckStatus;
+use shared::store::ConnectionState;
+
+fn scenario_with(
+    mut raw: serde_json::Value,
+    key: &str,
+    value: serde_json::Value,
+) -> azure_emulator::Scenario {
+    raw[key] = value;
+    azure_emulator::Scenario::from_json(&raw.to_string()).expect("scenario")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_scan_that_meets_429s_and_5xx_finishes_with_every_check_evaluated() {
+    let (scenario, secret) = demo_with_unique_secret();
+    let raw = serde_json::to_value(&scenario).expect("json");
+    // A bucket of 4 reads refilled at 4/s (Azure's is 250 at 25/s), and flaky gateways.
+    let raw = {
+        let mut r = raw;
+        r["faults"] = serde_json::json!([
+            {"path_contains": "networkSecurityGroups", "status": 503, "times": 1},
+            {"path_contains": "fileServices", "status": 500, "times": 1}
+        ]);
+        r
+    };
+    let scenario = scenario_with(
+        raw,
+        "throttling",
+        serde_json::json!({"enabled": true, "bucket": 4, "refill_per_second": 4.0}),
+    );
+    let fleet = Fleet::start(scenario, FleetOptions::default())
+        .await
+        .expect("fleet");
+    let (id, scan) = fleet.create_demo_connection(&secret).await.expect("create");
+    fleet
+        .wait_for_scan(id, scan.expect("first scan"), Duration::from_secs(90))
+        .await
+        .expect("scan completes");
+    let counters = fleet.emulator.counters();
+    assert!(counters.throttled > 0, "the scan met throttling");
+    assert!(counters.faults_injected >= 2, "the scan met server errors");
+    let latest = fleet.store.latest_results(id).await.expect("results");
+    assert!(
+        latest.iter().all(|r| r.result.status != CheckStatus::Error),
+        "no check ended in Error"
+    );
+    let mismatches = compare_with_expectations(&latest, &demo_scenario_json()["expectations"]);
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    fleet.shutdown().await.expect("cleanup");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_expired_secret_moves_the_connection_to_client_secret_expired() {
+    let (scenario, secret) = demo_with_unique_secret();
+    let mut raw = serde_json::to_value(&scenario).expect("json");
+    // The secret expires in 3 seconds: the first scan works, a later one does not.
+    raw["tenants"][0]["applications"][0]["secrets"][0]["expires_at"] =
+        serde_json::json!("{{now+3s}}");
+    // Tokens live 1 s, so the worker must ask Entra again for the later scan.
+    raw["token_lifetime_seconds"] = serde_json::json!(1);
+    let scenario = azure_emulator::Scenario::from_json(&raw.to_string()).expect("scenario");
+    let fleet = Fleet::start(scenario, FleetOptions::default())
+        .await
+        .expect("fleet");
+    let (id, scan) = fleet.create_demo_connection(&secret).await.expect("create");
+    fleet
+        .wait_for_scan(id, scan.expect("first"), Duration::from_secs(30))
+        .await
+        .expect("first scan");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    let scan = fleet.rescan(id, None).await.expect("rescan");
+    fleet
+        .wait_for_scan(id, scan, Duration::from_secs(30))
+        .await
+        .expect("second scan");
+    let record = fleet
+        .store
+        .connection(id)
+        .await
+        .expect("get")
+        .expect("exists");
+    let status = fleet
+        .store
+        .status(&record, chrono::Utc::now())
+        .await
+        .expect("status");
+    assert_eq!(status.state, ConnectionState::ClientSecretExpired);
+    let diagnosis = status.diagnosis.expect("diagnosis");
+    assert!(diagnosis.summary.contains("AADSTS7000222"), "{diagnosis:?}");
+    assert!(
+        diagnosis.remediation.contains("new secret"),
+        "{diagnosis:?}"
+    );
+    assert!(diagnosis.details.contains_key("trace_id"));
+    // Every check says why it could not run; the history of the first scan is kept.
+    let latest = fleet.store.latest_results(id).await.expect("results");
+    assert!(latest.iter().all(|r| r.result.status == CheckStatus::Error));
+    assert!(
+        latest
+            .iter()
+            .all(|r| r.result.reason.contains("client secret has expired"))
+    );
+    let history = fleet
+        .store
+        .history(id, "storage.min_tls_12", 10)
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 2, "the failed result and the first scan's");
+    assert_eq!(history[1].status, Some(CheckStatus::Failed));
+    fleet.shutdown().await.expect("cleanup");
+}
