@@ -3,6 +3,8 @@
 //! run at once; nothing is scheduled or ingested twice.
 //!
 //! - [`api`]: the HTTP API;
+//! - [`lifecycle`]: create, update, validate, delete a connection (API and planner share it);
+//! - [`validate`]: sign in, read the subscription, read the principal's permissions;
 //! - [`planner`]: weekly slots and the claim that keeps replicas from double-enqueuing;
 //! - [`rescan`]: rescan requests from any AMQP client;
 //! - [`ingest`]: results into status and history;
@@ -14,15 +16,19 @@
 pub mod api;
 pub mod cli;
 pub mod ingest;
+pub mod lifecycle;
 pub mod planner;
 pub mod rescan;
 pub mod scans;
+pub mod validate;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use shared::azure::limiter::ReadLimiter;
+use shared::azure::{ArmClient, RetrySettings, TokenProvider, http::build_client};
 use shared::broker::{Broker, Publisher, Topology};
-use shared::config::{BrokerArgs, LogArgs, RedisArgs, SecretArgs};
+use shared::config::{AzureArgs, BrokerArgs, LogArgs, RedisArgs, SecretArgs};
 use shared::store::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +41,8 @@ pub struct SchedulerConfig {
     pub redis: RedisArgs,
     #[command(flatten)]
     pub secrets: SecretArgs,
+    #[command(flatten)]
+    pub azure: AzureArgs,
     #[command(flatten)]
     pub log: LogArgs,
     /// Address of the HTTP API.
@@ -72,16 +80,30 @@ pub async fn run(
     )
     .await?;
     let publisher = Publisher::new(broker.clone());
+    let http = build_client(
+        config.azure.extra_ca_file.as_deref(),
+        config.azure.request_timeout(),
+    )?;
+    let arm = ArmClient::new(
+        http.clone(),
+        TokenProvider::new(http),
+        RetrySettings::default(),
+    )
+    .with_limiter(ReadLimiter::new(store.redis(), &config.redis.key_prefix));
+    let control = lifecycle::Control {
+        store: store.clone(),
+        publisher: publisher.clone(),
+        arm,
+        keys: config.secrets.secret_keys.clone(),
+        scan_on_create: config.scan_on_create,
+    };
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let app = api::router(api::ApiState {
-        store: store.clone(),
-        publisher: publisher.clone(),
+        control: control.clone(),
         broker: broker.clone(),
-        keys: config.secrets.secret_keys.clone(),
         operator_token_digest: api::auth::digest(config.operator_token.trim()),
-        scan_on_create: config.scan_on_create,
     });
     tracing::info!(%addr, "HTTP API listening");
     if let Some(tx) = on_listen {
@@ -90,8 +112,7 @@ pub async fn run(
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(planner::run(
-        store.clone(),
-        publisher.clone(),
+        control.clone(),
         Duration::from_secs_f64(config.plan_interval_secs.max(0.05)),
         shutdown.clone(),
     ));

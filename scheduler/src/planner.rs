@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use shared::broker::Publisher;
 use shared::messages::Trigger;
-use shared::store::{Store, next_slot_after};
+use shared::store::next_slot_after;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::lifecycle::Control;
 use crate::scans::{enqueue_scan, resolve_services};
 
 /// How long a claimed scan may take to enqueue before another replica may retry it.
@@ -24,15 +24,10 @@ pub fn scheduled_scan_id(connection_id: Uuid, slot: i64) -> Uuid {
     Uuid::new_v5(&connection_id, format!("scheduled:{slot}").as_bytes())
 }
 
-pub async fn run(
-    store: Store,
-    publisher: Publisher,
-    interval: Duration,
-    shutdown: CancellationToken,
-) {
+pub async fn run(control: Control, interval: Duration, shutdown: CancellationToken) {
     tracing::info!(interval_s = interval.as_secs_f64(), "planner started");
     loop {
-        match plan_once(&store, &publisher).await {
+        match plan_once(&control).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(scans = n, "scheduled scans enqueued"),
             Err(e) => tracing::warn!(error = %e, "planning pass failed; retrying next pass"),
@@ -44,8 +39,10 @@ pub async fn run(
     }
 }
 
-/// One pass; returns how many scans this replica enqueued.
-pub async fn plan_once(store: &Store, publisher: &Publisher) -> anyhow::Result<usize> {
+/// One pass; returns how many scans this replica enqueued. A connection in a failure state is
+/// validated again instead of scanned blindly; if it works again, it is scanned.
+pub async fn plan_once(control: &Control) -> anyhow::Result<usize> {
+    let store = &control.store;
     let now = Utc::now();
     let mut enqueued = 0;
     for (id, score) in store.due_connections(now, BATCH).await? {
@@ -59,12 +56,20 @@ pub async fn plan_once(store: &Store, publisher: &Publisher) -> anyhow::Result<u
                 .await?;
             continue;
         };
-        let scan_id = scheduled_scan_id(id, claim.slot);
-        if record.capabilities.compliance_checks {
+        let mut healthy = store.status(&record, now).await?.state.is_healthy();
+        if !healthy {
+            healthy = control
+                .revalidate(&record, "planner")
+                .await?
+                .state
+                .is_healthy();
+        }
+        if healthy && record.capabilities.compliance_checks {
+            let scan_id = scheduled_scan_id(id, claim.slot);
             let services = resolve_services(None)?;
             enqueue_scan(
                 store,
-                publisher,
+                &control.publisher,
                 &record,
                 scan_id,
                 &services,

@@ -25,7 +25,9 @@ pub trait Message: Serialize + for<'de> Deserialize<'de> {
 }
 
 /// What made a scan happen. On-demand jobs travel on their own, higher-priority queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     /// The weekly planner.
@@ -88,7 +90,7 @@ pub struct ScanResult {
 }
 
 /// Why a job could not use the connection's service principal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 pub struct ConnectionError {
     pub diagnosis: crate::azure::TokenDiagnosis,
     /// Entra's description (never contains the secret).
@@ -149,7 +151,7 @@ pub struct CollectionUsage {
 }
 
 /// The result of one check in one scan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 pub struct CheckResult {
     /// Stable check id, `service.name`, e.g. `storage.min_tls_12`.
     pub check_id: String,
@@ -165,7 +167,7 @@ pub struct CheckResult {
 }
 
 /// What a check saw on one resource.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 pub struct Finding {
     /// Full ARM resource id (or a synthetic id for subscription-wide settings).
     pub resource_id: String,
@@ -182,7 +184,9 @@ pub struct Finding {
 }
 
 /// Per-resource verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingStatus {
     Passed,
@@ -197,7 +201,7 @@ pub enum FindingStatus {
 }
 
 /// One observed property: where it is, what it was, what was expected.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 pub struct Evidence {
     /// Path in the ARM resource body, e.g. `properties.minimumTlsVersion`.
     pub property: String,

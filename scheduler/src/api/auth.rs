@@ -1,9 +1,11 @@
-//! API authentication: every call but the health probes carries `Authorization: Bearer <token>`.
+//! API authentication: every call but the health probes and the OpenAPI document carries
+//! `Authorization: Bearer <token>`.
 //!
-//! Today there is one kind of caller, the operator, whose token is given by configuration; only
-//! its SHA-256 digest is kept in memory and tokens are compared in constant time. Organization-
-//! scoped tokens stored hashed in Redis come next; handlers already receive a [`Caller`] and ask
-//! it which organizations it may see.
+//! Two kinds of callers: operators (the token given by configuration, or operator tokens made
+//! with the API) see every organization; organization tokens see their own organization only.
+//! Stored tokens are kept as SHA-256 digests (see `shared::store::tokens`); the configured
+//! operator token is compared by digest in constant time. Handlers ask the [`Caller`] whether it
+//! may see an organization, and answer 404 when not, exactly as for something missing.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -16,14 +18,45 @@ use super::error::ApiError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     /// Sees and manages every organization.
-    Operator,
+    Operator { name: String },
+    /// Sees one organization.
+    Organization {
+        organization_id: String,
+        name: String,
+    },
 }
 
 impl Caller {
     /// Whether the caller may see this organization's data.
-    pub fn may_access(&self, _organization_id: &str) -> bool {
+    pub fn may_access(&self, organization_id: &str) -> bool {
         match self {
-            Caller::Operator => true,
+            Caller::Operator { .. } => true,
+            Caller::Organization {
+                organization_id: own,
+                ..
+            } => own == organization_id,
+        }
+    }
+
+    pub fn is_operator(&self) -> bool {
+        matches!(self, Caller::Operator { .. })
+    }
+
+    /// The caller's organization, for organization tokens.
+    pub fn organization(&self) -> Option<&str> {
+        match self {
+            Caller::Operator { .. } => None,
+            Caller::Organization {
+                organization_id, ..
+            } => Some(organization_id),
+        }
+    }
+
+    /// How the caller appears in the audit trail.
+    pub fn actor(&self) -> String {
+        match self {
+            Caller::Operator { name } => format!("operator:{name}"),
+            Caller::Organization { name, .. } => format!("token:{name}"),
         }
     }
 }
@@ -53,9 +86,19 @@ impl FromRequestParts<ApiState> for Caller {
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized)?;
         if constant_time_eq(&digest(token), &state.operator_token_digest) {
-            Ok(Caller::Operator)
-        } else {
-            Err(ApiError::Unauthorized)
+            return Ok(Caller::Operator {
+                name: "configured".to_string(),
+            });
+        }
+        match state.control.store.api_token(token).await? {
+            Some(record) => Ok(match record.organization_id {
+                Some(organization_id) => Caller::Organization {
+                    organization_id,
+                    name: record.name,
+                },
+                None => Caller::Operator { name: record.name },
+            }),
+            None => Err(ApiError::Unauthorized),
         }
     }
 }

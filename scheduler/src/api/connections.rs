@@ -1,32 +1,35 @@
-//! Connection routes: create, list, show (with status), delete, latest results, a check's
-//! history, rescan, scan progress.
+//! Connection routes: create, list, show (with status), update, delete, validate, latest
+//! results, a check's history, rescan, scan progress, next scan.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::azure::Cloud;
 use shared::broker::routing;
-use shared::messages::{RescanRequest, Trigger};
+use shared::messages::RescanRequest;
 use shared::store::{
     Capabilities, ConnectionRecord, ConnectionStatus, HistoryEntry, ScanProgress,
-    StoredCheckResult, next_slot_after,
+    StoredCheckResult, slot_offset,
 };
 use uuid::Uuid;
 
 use super::ApiState;
 use super::auth::Caller;
-use super::error::ApiError;
-use super::input::{CreateConnection, RescanBody};
-use crate::scans::{enqueue_scan, resolve_services};
+use super::error::{ApiError, ErrorBody};
+use super::input::{Checker, CreateConnection, RescanBody, UpdateConnection, parse_body};
+use crate::lifecycle::Outcome;
+use crate::scans::resolve_services;
 
 /// A connection as the API shows it: every form field but the secret, plus status.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConnectionView {
     pub id: Uuid,
     pub organization_id: String,
     pub name: String,
+    /// The subscription id (the form's connection identifier).
     pub connection_identifier: String,
     pub credential_name: String,
     pub tenant_id: String,
@@ -59,6 +62,11 @@ fn view(record: ConnectionRecord, status: ConnectionStatus) -> ConnectionView {
     }
 }
 
+async fn view_of(state: &ApiState, record: ConnectionRecord) -> Result<ConnectionView, ApiError> {
+    let status = state.control.store.status(&record, Utc::now()).await?;
+    Ok(view(record, status))
+}
+
 /// The connection if it exists and the caller may see it; 404 otherwise, either way.
 async fn visible(
     state: &ApiState,
@@ -66,6 +74,7 @@ async fn visible(
     id: Uuid,
 ) -> Result<ConnectionRecord, ApiError> {
     state
+        .control
         .store
         .connection(id)
         .await?
@@ -73,52 +82,71 @@ async fn visible(
         .ok_or(ApiError::NotFound)
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Created {
+/// The answer to create and update.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Saved {
     pub connection: ConnectionView,
     /// Fields whose pasted leading/trailing spaces were removed.
     pub trimmed_fields: Vec<String>,
-    /// The first scan, when one was enqueued.
+    /// The scan started because of this change (first scan, or scans resuming), if any.
     pub scan_id: Option<Uuid>,
 }
 
+async fn saved(
+    state: &ApiState,
+    outcome: Outcome,
+    trimmed: Vec<String>,
+) -> Result<Saved, ApiError> {
+    Ok(Saved {
+        connection: view_of(state, outcome.record).await?,
+        trimmed_fields: trimmed,
+        scan_id: outcome.scan_id,
+    })
+}
+
+/// Create a connection (the integration form); it is validated against Azure at once.
+#[utoipa::path(
+    post, path = "/v1/connections", tag = "connections",
+    request_body = CreateConnection,
+    responses(
+        (status = 201, description = "Stored and validated; `connection.status` says how validation went", body = Saved),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Bad fields; nothing stored", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<ApiState>,
     caller: Caller,
-    body: Result<Json<CreateConnection>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let valid = body.validate(None).map_err(ApiError::Invalid)?;
+    body: Bytes,
+) -> Result<(StatusCode, Json<Saved>), ApiError> {
+    let form: CreateConnection = parse_body(&body)?;
+    let valid = form.check(caller.organization())?;
     if !caller.may_access(&valid.organization_id) {
         return Err(ApiError::NotFound);
     }
-    let duplicate = state
-        .store
+    let store = &state.control.store;
+    let duplicate = store
         .connections_of(&valid.organization_id)
         .await?
         .into_iter()
         .any(|c| c.subscription_id == valid.subscription_id);
     if duplicate {
-        return Err(ApiError::Invalid(vec![super::error::FieldError {
-            field: "subscription_id".into(),
-            problem: "this organization already has a connection for this subscription".into(),
-        }]));
+        return Err(ApiError::field(
+            "subscription_id",
+            "this organization already has a connection for this subscription",
+        ));
     }
-    let id = Uuid::new_v4();
     let now = Utc::now();
-    let sealed_secret = state
-        .keys
-        .seal(&valid.client_secret, &id.to_string())
-        .map_err(|e| ApiError::Internal(e.into()))?;
     let record = ConnectionRecord {
-        id,
+        id: Uuid::new_v4(),
         organization_id: valid.organization_id,
         name: valid.name,
         credential_name: valid.credential_name,
         tenant_id: valid.tenant_id,
         client_id: valid.client_id,
         subscription_id: valid.subscription_id,
-        sealed_secret,
+        sealed_secret: String::new(),
         secret_version: Uuid::new_v4().to_string(),
         regions: valid.regions,
         capabilities: valid.capabilities,
@@ -126,44 +154,29 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    state.store.create_connection(&record).await?;
-    state
-        .store
-        .schedule_at(id, next_slot_after(id, now))
+    let outcome = state
+        .control
+        .create(record, &valid.client_secret, &caller.actor())
         .await?;
-    let mut scan_id = None;
-    if state.scan_on_create && record.capabilities.compliance_checks {
-        let first = Uuid::new_v4();
-        let services = resolve_services(None).map_err(|e| ApiError::Internal(e.into()))?;
-        enqueue_scan(
-            &state.store,
-            &state.publisher,
-            &record,
-            first,
-            &services,
-            Trigger::OnDemand,
-        )
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-        scan_id = Some(first);
-    }
-    tracing::info!(connection_id = %id, organization_id = %record.organization_id, "connection created");
-    let status = state.store.status(&record, now).await?;
     Ok((
         StatusCode::CREATED,
-        Json(Created {
-            connection: view(record, status),
-            trimmed_fields: valid.trimmed,
-            scan_id,
-        }),
+        Json(saved(&state, outcome, valid.trimmed).await?),
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
+    /// Required for operator tokens; organization tokens see their own organization.
     pub organization_id: Option<String>,
 }
 
+/// List an organization's connections with their status.
+#[utoipa::path(
+    get, path = "/v1/connections", tag = "connections",
+    params(ListQuery),
+    responses((status = 200, body = Vec<ConnectionView>), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<ApiState>,
     caller: Caller,
@@ -171,54 +184,173 @@ pub async fn list(
 ) -> Result<Json<Vec<ConnectionView>>, ApiError> {
     let org = query
         .organization_id
+        .or_else(|| caller.organization().map(str::to_string))
         .ok_or_else(|| ApiError::BadRequest("organization_id is required".into()))?;
     if !caller.may_access(&org) {
-        return Ok(Json(Vec::new()));
+        return Err(ApiError::NotFound);
     }
-    let now = Utc::now();
     let mut out = Vec::new();
-    for record in state.store.connections_of(&org).await? {
-        let status = state.store.status(&record, now).await?;
-        out.push(view(record, status));
+    for record in state.control.store.connections_of(&org).await? {
+        out.push(view_of(&state, record).await?);
     }
     Ok(Json(out))
 }
 
+/// A connection and its status (never its secret).
+#[utoipa::path(
+    get, path = "/v1/connections/{id}", tag = "connections",
+    params(("id" = Uuid, Path, description = "Connection id")),
+    responses((status = 200, body = ConnectionView), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn show(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<ConnectionView>, ApiError> {
     let record = visible(&state, &caller, id).await?;
-    let status = state.store.status(&record, Utc::now()).await?;
-    Ok(Json(view(record, status)))
+    Ok(Json(view_of(&state, record).await?))
 }
 
+/// Change settings; `{"client_secret": "..."}` rotates the secret. Changes to how the principal
+/// signs in are validated at once; a connection that was failing resumes scanning.
+#[utoipa::path(
+    patch, path = "/v1/connections/{id}", tag = "connections",
+    params(("id" = Uuid, Path, description = "Connection id")),
+    request_body = UpdateConnection,
+    responses(
+        (status = 200, body = Saved),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "Bad fields; nothing changed", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    body: Bytes,
+) -> Result<Json<Saved>, ApiError> {
+    let before = visible(&state, &caller, id).await?;
+    let changes: UpdateConnection = parse_body(&body)?;
+    let mut c = Checker::default();
+    let mut after = before.clone();
+    if let Some(name) = &changes.name {
+        after.name = c.name(name);
+    }
+    if let Some(v) = &changes.credential_name {
+        after.credential_name = c.trim("credential_name", v);
+    }
+    if let Some(v) = &changes.tenant_id {
+        after.tenant_id = c.tenant(v);
+    }
+    if let Some(v) = &changes.client_id {
+        after.client_id = c.guid("client_id", v, "Application (client) ID");
+    }
+    if let Some(v) = &changes.subscription_id {
+        let sub = c.trim("subscription_id", v).to_ascii_lowercase();
+        if sub != before.subscription_id {
+            c.problem(
+                "subscription_id",
+                "a connection's subscription cannot change; create a new connection",
+            );
+        }
+    }
+    let secret = changes.client_secret.as_ref().map(|s| c.secret(s));
+    if changes.cloud.is_some() {
+        after.cloud = c.cloud(changes.cloud.clone());
+    }
+    if let Some(regions) = &changes.regions {
+        after.regions = c.regions(&after.cloud, regions);
+    }
+    if let Some(caps) = changes.selected_items {
+        after.capabilities = caps;
+    }
+    let trimmed = c.finish()?;
+    let outcome = state
+        .control
+        .update(&before, after, secret.as_ref(), &caller.actor())
+        .await?;
+    Ok(Json(saved(&state, outcome, trimmed).await?))
+}
+
+/// Delete a connection: its record, sealed secret, results and history. The audit trail stays.
+#[utoipa::path(
+    delete, path = "/v1/connections/{id}", tag = "connections",
+    params(("id" = Uuid, Path, description = "Connection id")),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn delete(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     let record = visible(&state, &caller, id).await?;
-    state.store.delete_connection(&record).await?;
-    tracing::info!(connection_id = %id, "connection deleted");
+    state.control.delete(&record, &caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Validate the connection against Azure again (after granting roles, re-enabling the app...).
+#[utoipa::path(
+    post, path = "/v1/connections/{id}/validate", tag = "connections",
+    params(("id" = Uuid, Path, description = "Connection id")),
+    responses((status = 200, body = ConnectionView), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn validate(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    let record = visible(&state, &caller, id).await?;
+    let was_healthy = state
+        .control
+        .store
+        .status(&record, Utc::now())
+        .await?
+        .state
+        .is_healthy();
+    let validation = state.control.revalidate(&record, &caller.actor()).await?;
+    if !was_healthy {
+        state.control.scan_if_healthy(&record, &validation).await?;
+    }
+    Ok(Json(view_of(&state, record).await?))
+}
+
+/// Latest result of every check, with findings and evidence.
+#[utoipa::path(
+    get, path = "/v1/connections/{id}/results", tag = "results",
+    params(("id" = Uuid, Path, description = "Connection id")),
+    responses((status = 200, body = Vec<StoredCheckResult>), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn results(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<StoredCheckResult>>, ApiError> {
     let record = visible(&state, &caller, id).await?;
-    Ok(Json(state.store.latest_results(record.id).await?))
+    Ok(Json(state.control.store.latest_results(record.id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct HistoryQuery {
+    /// Entries to return, newest first (default 50, at most 1000).
     pub limit: Option<usize>,
 }
 
+/// A check's history: one entry each time its result changed, newest first.
+#[utoipa::path(
+    get, path = "/v1/connections/{id}/checks/{check_id}/history", tag = "results",
+    params(
+        ("id" = Uuid, Path, description = "Connection id"),
+        ("check_id" = String, Path, description = "Check id, e.g. storage.min_tls_12"),
+        HistoryQuery
+    ),
+    responses((status = 200, body = Vec<HistoryEntry>), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn history(
     State(state): State<ApiState>,
     caller: Caller,
@@ -231,42 +363,71 @@ pub async fn history(
     }
     let limit = query.limit.unwrap_or(50).clamp(1, 1000);
     Ok(Json(
-        state.store.history(record.id, &check_id, limit).await?,
+        state
+            .control
+            .store
+            .history(record.id, &check_id, limit)
+            .await?,
     ))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// Accepted rescan.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RescanAccepted {
     pub scan_id: Uuid,
     pub services: Vec<String>,
 }
 
-/// Publishes a rescan request (the same message any AMQP client may publish); the scheduler's
-/// rescan consumer turns it into jobs. The request id is the scan id.
+/// Ask for a rescan now. The API publishes a `rescan-request` message, the same one any AMQP
+/// client may publish; its request id is the scan id.
+#[utoipa::path(
+    post, path = "/v1/connections/{id}/rescan", tag = "scans",
+    params(("id" = Uuid, Path, description = "Connection id")),
+    request_body(content = Option<RescanBody>, description = "Services to scan; default all"),
+    responses(
+        (status = 202, body = RescanAccepted),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The connection cannot be scanned now", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn rescan(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    body: Option<Json<RescanBody>>,
+    body: Bytes,
 ) -> Result<(StatusCode, Json<RescanAccepted>), ApiError> {
     let record = visible(&state, &caller, id).await?;
-    let requested = body.and_then(|Json(b)| b.services);
-    let services =
-        resolve_services(requested.as_deref()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let requested = if body.is_empty() {
+        None
+    } else {
+        parse_body::<RescanBody>(&body)?.services
+    };
+    let services = resolve_services(requested.as_deref())
+        .map_err(|e| ApiError::field("services", &e.to_string()))?;
     if !record.capabilities.compliance_checks {
         return Err(ApiError::Conflict(
             "compliance checks are not selected for this connection".into(),
         ));
     }
+    let status = state.control.store.status(&record, Utc::now()).await?;
+    if !status.state.is_healthy() {
+        return Err(ApiError::Conflict(format!(
+            "the connection is {}; fix it (see its diagnosis) and validate it first",
+            status.state.as_str()
+        )));
+    }
+    let scan_id = Uuid::new_v4();
     let mut request = RescanRequest::new(
         record.id,
         Some(services.iter().map(|s| s.to_string()).collect()),
     );
-    let scan_id = Uuid::new_v4();
     request.request_id = Some(scan_id);
     request.organization_id = Some(record.organization_id.clone());
-    request.requested_by = Some(format!("api:{caller:?}"));
+    request.requested_by = Some(caller.actor());
     state
+        .control
         .publisher
         .publish(routing::RESCAN, &request, scan_id)
         .await?;
@@ -279,6 +440,16 @@ pub async fn rescan(
     ))
 }
 
+/// Progress of one scan.
+#[utoipa::path(
+    get, path = "/v1/connections/{id}/scans/{scan_id}", tag = "scans",
+    params(
+        ("id" = Uuid, Path, description = "Connection id"),
+        ("scan_id" = Uuid, Path, description = "Scan id")
+    ),
+    responses((status = 200, body = ScanProgress), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
 pub async fn scan_progress(
     State(state): State<ApiState>,
     caller: Caller,
@@ -286,9 +457,66 @@ pub async fn scan_progress(
 ) -> Result<Json<ScanProgress>, ApiError> {
     let record = visible(&state, &caller, id).await?;
     state
+        .control
         .store
         .scan_progress(record.id, scan_id)
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound)
+}
+
+/// When the connection is scanned next.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NextScan {
+    pub next_scan_at: Option<DateTime<Utc>>,
+    /// The connection's weekly slot, e.g. "Tuesday 14:05 UTC".
+    pub weekly_slot: String,
+}
+
+/// The next scheduled scan (answered directly: nobody needs to email support for it).
+#[utoipa::path(
+    get, path = "/v1/connections/{id}/next-scan", tag = "scans",
+    params(("id" = Uuid, Path, description = "Connection id")),
+    responses((status = 200, body = NextScan), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn next_scan(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<NextScan>, ApiError> {
+    let record = visible(&state, &caller, id).await?;
+    let status = state.control.store.status(&record, Utc::now()).await?;
+    Ok(Json(NextScan {
+        next_scan_at: status.next_scan_at,
+        weekly_slot: describe_slot(slot_offset(record.id)),
+    }))
+}
+
+fn describe_slot(offset: i64) -> String {
+    const DAYS: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    let day = DAYS[((offset / 86_400) as usize).min(6)];
+    let seconds = offset % 86_400;
+    format!("{day} {:02}:{:02} UTC", seconds / 3600, seconds % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn slots_read_like_a_weekly_time() {
+        assert_eq!(super::describe_slot(0), "Monday 00:00 UTC");
+        assert_eq!(
+            super::describe_slot(86_400 + 14 * 3600 + 5 * 60 + 59),
+            "Tuesday 14:05 UTC"
+        );
+        assert_eq!(super::describe_slot(7 * 86_400 - 1), "Sunday 23:59 UTC");
+    }
 }

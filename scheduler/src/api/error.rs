@@ -3,21 +3,24 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One problem with one input field.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
+    /// The field, as a JSON path (`regions[1]`, `cloud.resource_manager`).
     pub field: String,
     pub problem: String,
 }
 
-#[derive(Debug, Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    message: String,
-    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-    fields: &'a [FieldError],
+/// Every error response.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// `unauthorized`, `not_found`, `invalid_input`, `bad_request`, `conflict`, `internal`.
+    pub error: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +29,7 @@ pub enum ApiError {
     Unauthorized,
     #[error("not found")]
     NotFound,
-    #[error("invalid request")]
+    #[error("invalid input")]
     Invalid(Vec<FieldError>),
     #[error("{0}")]
     BadRequest(String),
@@ -34,6 +37,15 @@ pub enum ApiError {
     Conflict(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn field(field: &str, problem: &str) -> Self {
+        ApiError::Invalid(vec![FieldError {
+            field: field.to_string(),
+            problem: problem.to_string(),
+        }])
+    }
 }
 
 impl From<shared::store::StoreError> for ApiError {
@@ -61,20 +73,21 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
-        let fields: &[FieldError] = match &self {
+        let message = self.to_string();
+        let fields = match self {
             ApiError::Invalid(fields) => fields,
-            _ => &[],
+            _ => Vec::new(),
         };
         let mut response = (
             status,
-            Json(Body {
-                error: code,
-                message: self.to_string(),
+            Json(ErrorBody {
+                error: code.to_string(),
+                message,
                 fields,
             }),
         )
             .into_response();
-        if matches!(self, ApiError::Unauthorized) {
+        if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Bearer"),

@@ -1,69 +1,234 @@
-//! Reading and checking what callers send: the integration form fields, trimmed of pasted
-//! spaces (the response says which were trimmed), with one field-level error per problem and
-//! nothing stored when there is any.
+//! Reading and checking what callers send: the integration form's fields, trimmed of pasted
+//! spaces (the response says which were trimmed), with one field-level error per problem, all
+//! reported at once, and nothing stored when there is any.
 
+use axum::body::Bytes;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use shared::azure::Cloud;
+use serde::de::DeserializeOwned;
+use shared::azure::{Cloud, regions};
 use shared::store::Capabilities;
 use uuid::Uuid;
 
-use super::error::FieldError;
+use super::error::{ApiError, FieldError};
+
+/// Parses a JSON body; a field of the wrong type or an unknown field is a field-level error.
+pub fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::BadRequest("a JSON body is required".into()));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::BadRequest(format!("the body is not valid JSON: {inner}"))
+        } else {
+            ApiError::Invalid(vec![FieldError {
+                field: if field == "." { "body".into() } else { field },
+                problem: strip_position(&inner.to_string()),
+            }])
+        }
+    })
+}
+
+/// serde's messages end with " at line 1 column 42"; the field path says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
 
 /// Body of `POST /v1/connections`: the integration form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConnection {
-    /// Required for operator tokens.
+    /// The organization; required for operator tokens, implied by organization tokens.
     pub organization_id: Option<String>,
+    /// Connection name, e.g. "Production Azure Subscription".
     pub name: String,
     /// The subscription id again (the form's "connection identifier"); must equal it if given.
     pub connection_identifier: Option<String>,
     /// The service principal's display name.
     #[serde(default)]
     pub credential_name: String,
+    /// Directory (tenant) id: a GUID or a verified domain name.
     pub tenant_id: String,
+    /// Application (client) id.
     pub client_id: String,
     pub subscription_id: String,
+    /// The client secret's value. Write-only: never returned.
+    #[schema(value_type = String, format = Password, write_only)]
     pub client_secret: SecretString,
+    /// Regions to monitor (Azure region names); empty = all.
     #[serde(default)]
     pub regions: Vec<String>,
+    /// Capabilities; compliance checks are on by default.
+    pub selected_items: Option<Capabilities>,
+    /// Azure public cloud by default.
+    pub cloud: Option<Cloud>,
+}
+
+/// Body of `PATCH /v1/connections/{id}`: only the fields to change. Rotating the secret is
+/// `{"client_secret": "..."}`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConnection {
+    pub name: Option<String>,
+    pub credential_name: Option<String>,
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    /// The subscription of a connection cannot change (create another connection instead);
+    /// given, it must equal the current one.
+    pub subscription_id: Option<String>,
+    #[schema(value_type = Option<String>, format = Password, write_only)]
+    pub client_secret: Option<SecretString>,
+    pub regions: Option<Vec<String>>,
     pub selected_items: Option<Capabilities>,
     pub cloud: Option<Cloud>,
 }
 
-/// A validated form, trimmed.
-#[derive(Debug)]
-pub struct ValidConnection {
-    pub organization_id: String,
+/// Body of `POST /v1/connections/{id}/rescan`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescanBody {
+    /// Service ids; absent or empty = every service.
+    pub services: Option<Vec<String>>,
+}
+
+/// Body of `POST /v1/organizations/{organization_id}/tokens`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// A label for people (shown in the audit trail).
     pub name: String,
-    pub credential_name: String,
-    pub tenant_id: String,
-    pub client_id: String,
-    pub subscription_id: String,
-    pub client_secret: SecretString,
-    pub regions: Vec<String>,
-    pub capabilities: Capabilities,
-    pub cloud: Cloud,
-    /// Fields whose leading/trailing spaces were removed.
+}
+
+/// Collects trimmed fields and problems while checking a form.
+#[derive(Debug, Default)]
+pub struct Checker {
+    pub errors: Vec<FieldError>,
     pub trimmed: Vec<String>,
 }
 
-/// Trims `value`, noting `field` if anything was removed.
-fn trim(field: &str, value: &str, trimmed: &mut Vec<String>) -> String {
-    let t = value.trim();
-    if t.len() != value.len() {
-        trimmed.push(field.to_string());
+impl Checker {
+    pub fn problem(&mut self, field: &str, text: &str) {
+        self.errors.push(FieldError {
+            field: field.to_string(),
+            problem: text.to_string(),
+        });
     }
-    t.to_string()
+
+    /// Trims `value`, noting `field` if anything was removed.
+    pub fn trim(&mut self, field: &str, value: &str) -> String {
+        let t = value.trim();
+        if t.len() != value.len() {
+            self.trimmed.push(field.to_string());
+        }
+        t.to_string()
+    }
+
+    pub fn name(&mut self, value: &str) -> String {
+        let name = self.trim("name", value);
+        if name.is_empty() {
+            self.problem("name", "required");
+        } else if name.chars().count() > 200 {
+            self.problem("name", "at most 200 characters");
+        }
+        name
+    }
+
+    pub fn organization(&mut self, value: &str) -> String {
+        let org = self.trim("organization_id", value);
+        if org.is_empty() {
+            self.problem("organization_id", "required");
+        } else if org.len() > 64
+            || !org
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            self.problem(
+                "organization_id",
+                "use letters, digits, '-' or '_' (at most 64)",
+            );
+        }
+        org
+    }
+
+    pub fn tenant(&mut self, value: &str) -> String {
+        let tenant = self.trim("tenant_id", value).to_ascii_lowercase();
+        if !is_tenant(&tenant) {
+            self.problem(
+                "tenant_id",
+                "must be a GUID (Directory (tenant) ID) or a verified domain name",
+            );
+        }
+        tenant
+    }
+
+    pub fn guid(&mut self, field: &str, value: &str, what: &str) -> String {
+        let v = self.trim(field, value).to_ascii_lowercase();
+        if !is_guid(&v) {
+            self.problem(field, &format!("must be a GUID ({what})"));
+        }
+        v
+    }
+
+    pub fn secret(&mut self, value: &SecretString) -> SecretString {
+        let raw = value.expose_secret();
+        let trimmed = raw.trim();
+        if trimmed.len() != raw.len() {
+            self.trimmed.push("client_secret".to_string());
+        }
+        if trimmed.is_empty() {
+            self.problem("client_secret", "required");
+        } else if trimmed.len() > 1024 {
+            self.problem("client_secret", "too long to be a client secret");
+        }
+        SecretString::from(trimmed.to_string())
+    }
+
+    /// Regions of `cloud`, normalised and deduplicated.
+    pub fn regions(&mut self, cloud: &Cloud, values: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, region) in values.iter().enumerate() {
+            let r = shared::checks::region::normalize(region);
+            if !regions::is_known(cloud, &r) {
+                self.problem(
+                    &format!("regions[{i}]"),
+                    &format!("{region:?} is not a region of the {} cloud", cloud.label()),
+                );
+            } else if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    pub fn cloud(&mut self, cloud: Option<Cloud>) -> Cloud {
+        let cloud = cloud.unwrap_or_default();
+        if let Err(e) = cloud.validate() {
+            self.problem(e.field, &e.problem);
+        }
+        cloud
+    }
+
+    pub fn finish(self) -> Result<Vec<String>, ApiError> {
+        if self.errors.is_empty() {
+            Ok(self.trimmed)
+        } else {
+            Err(ApiError::Invalid(self.errors))
+        }
+    }
 }
 
-fn is_guid(value: &str) -> bool {
+pub fn is_guid(value: &str) -> bool {
     value.len() == 36 && Uuid::parse_str(value).is_ok()
 }
 
 /// A tenant is a GUID or a verified domain name (`contoso.onmicrosoft.com`).
-fn is_tenant(value: &str) -> bool {
+pub fn is_tenant(value: &str) -> bool {
     is_guid(value)
         || (value.contains('.')
             && value.len() <= 253
@@ -76,87 +241,51 @@ fn is_tenant(value: &str) -> bool {
             }))
 }
 
+/// A create form, checked.
+#[derive(Debug)]
+pub struct ValidCreate {
+    pub organization_id: String,
+    pub name: String,
+    pub credential_name: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub subscription_id: String,
+    pub client_secret: SecretString,
+    pub regions: Vec<String>,
+    pub capabilities: Capabilities,
+    pub cloud: Cloud,
+    pub trimmed: Vec<String>,
+}
+
 impl CreateConnection {
-    /// Checks every field; returns all problems at once.
-    pub fn validate(self, default_org: Option<&str>) -> Result<ValidConnection, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let mut trimmed = Vec::new();
-        let mut problem = |field: &str, text: &str| {
-            errors.push(FieldError {
-                field: field.to_string(),
-                problem: text.to_string(),
-            })
+    /// Checks every field; `organization` is the caller's own organization, if it has one.
+    pub fn check(self, organization: Option<&str>) -> Result<ValidCreate, ApiError> {
+        let mut c = Checker::default();
+        let organization_id = match (self.organization_id.as_deref(), organization) {
+            (Some(given), Some(own)) if given.trim() != own => {
+                c.problem("organization_id", "must be your own organization");
+                own.to_string()
+            }
+            (given, own) => c.organization(given.or(own).unwrap_or_default()),
         };
-        let organization_id = match self.organization_id.as_deref().or(default_org) {
-            Some(org) => trim("organization_id", org, &mut trimmed),
-            None => String::new(),
-        };
-        if organization_id.is_empty() {
-            problem("organization_id", "required");
-        } else if !organization_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            || organization_id.len() > 64
-        {
-            problem(
-                "organization_id",
-                "use letters, digits, '-' or '_' (at most 64)",
-            );
-        }
-        let name = trim("name", &self.name, &mut trimmed);
-        if name.is_empty() {
-            problem("name", "required");
-        }
-        let credential_name = trim("credential_name", &self.credential_name, &mut trimmed);
-        let tenant_id = trim("tenant_id", &self.tenant_id, &mut trimmed).to_ascii_lowercase();
-        if !is_tenant(&tenant_id) {
-            problem(
-                "tenant_id",
-                "must be a GUID (Directory (tenant) ID) or a verified domain name",
-            );
-        }
-        let client_id = trim("client_id", &self.client_id, &mut trimmed).to_ascii_lowercase();
-        if !is_guid(&client_id) {
-            problem("client_id", "must be a GUID (Application (client) ID)");
-        }
-        let subscription_id =
-            trim("subscription_id", &self.subscription_id, &mut trimmed).to_ascii_lowercase();
-        if !is_guid(&subscription_id) {
-            problem("subscription_id", "must be a GUID");
-        }
+        let name = c.name(&self.name);
+        let credential_name = c.trim("credential_name", &self.credential_name);
+        let tenant_id = c.tenant(&self.tenant_id);
+        let client_id = c.guid("client_id", &self.client_id, "Application (client) ID");
+        let subscription_id = c.guid("subscription_id", &self.subscription_id, "subscription ID");
         if let Some(identifier) = &self.connection_identifier {
-            let identifier =
-                trim("connection_identifier", identifier, &mut trimmed).to_ascii_lowercase();
+            let identifier = c
+                .trim("connection_identifier", identifier)
+                .to_ascii_lowercase();
             if identifier != subscription_id {
-                problem("connection_identifier", "must equal the subscription id");
+                c.problem("connection_identifier", "must equal the subscription id");
             }
         }
-        let secret = self.client_secret.expose_secret();
-        let secret_trimmed = secret.trim();
-        if secret_trimmed.len() != secret.len() {
-            trimmed.push("client_secret".to_string());
-        }
-        if secret_trimmed.is_empty() {
-            problem("client_secret", "required");
-        }
-        let client_secret = SecretString::from(secret_trimmed.to_string());
-        let mut regions = Vec::new();
-        for (i, region) in self.regions.iter().enumerate() {
-            let r = shared::checks::region::normalize(region);
-            if r.is_empty() || !r.chars().all(|c| c.is_ascii_alphanumeric()) {
-                problem(&format!("regions[{i}]"), "not an Azure region name");
-            } else if !regions.contains(&r) {
-                regions.push(r);
-            }
-        }
-        let cloud = self.cloud.unwrap_or_default();
-        if let Err(e) = cloud.validate() {
-            problem(e.field, &e.problem);
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(ValidConnection {
+        let client_secret = c.secret(&self.client_secret);
+        let cloud = c.cloud(self.cloud);
+        let regions = c.regions(&cloud, &self.regions);
+        let trimmed = c.finish()?;
+        Ok(ValidCreate {
             organization_id,
             name,
             credential_name,
@@ -170,14 +299,6 @@ impl CreateConnection {
             trimmed,
         })
     }
-}
-
-/// Body of `POST /v1/connections/{id}/rescan`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RescanBody {
-    /// Service ids; absent or empty = all.
-    pub services: Option<Vec<String>>,
 }
 
 #[cfg(test)]
@@ -200,12 +321,19 @@ mod tests {
         }
     }
 
+    fn fields(err: ApiError) -> Vec<String> {
+        match err {
+            ApiError::Invalid(f) => f.into_iter().map(|f| f.field).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn accepts_a_good_form_and_reports_trimmed_fields() {
         let mut f = form();
         f.client_id = format!(" {} ", f.client_id);
         f.client_secret = SecretString::from("s3cret \n".to_string());
-        let v = f.validate(None).expect("valid");
+        let v = f.check(None).expect("valid");
         assert_eq!(v.trimmed, vec!["client_id", "client_secret"]);
         assert_eq!(v.client_secret.expose_secret(), "s3cret");
         assert_eq!(v.regions, vec!["eastus"]);
@@ -213,25 +341,68 @@ mod tests {
     }
 
     #[test]
-    fn reports_every_bad_field() {
+    fn reports_every_bad_field_at_once() {
         let mut f = form();
         f.tenant_id = "not a tenant".into();
         f.client_id = "1234".into();
         f.connection_identifier = Some("99999999-2222-3333-4444-555555555555".into());
         f.client_secret = SecretString::from("   ".to_string());
         f.organization_id = None;
-        let errors = f.validate(None).unwrap_err();
-        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        f.regions = vec!["eastus".into(), "atlantis".into()];
         assert_eq!(
-            fields,
+            fields(f.check(None).unwrap_err()),
             vec![
                 "organization_id",
                 "tenant_id",
                 "client_id",
                 "connection_identifier",
-                "client_secret"
+                "client_secret",
+                "regions[1]"
             ]
         );
+    }
+
+    #[test]
+    fn organization_tokens_create_in_their_own_organization_only() {
+        let v = form().check(Some("acme")).expect("own");
+        assert_eq!(v.organization_id, "acme");
+        let mut f = form();
+        f.organization_id = None;
+        assert_eq!(
+            f.check(Some("acme")).expect("implied").organization_id,
+            "acme"
+        );
+        assert_eq!(
+            fields(form().check(Some("globex")).unwrap_err()),
+            vec!["organization_id"]
+        );
+    }
+
+    #[test]
+    fn regions_belong_to_the_connections_cloud() {
+        let mut f = form();
+        f.cloud = Some(Cloud::China);
+        f.regions = vec!["chinaeast2".into(), "eastus".into()];
+        assert_eq!(fields(f.check(None).unwrap_err()), vec!["regions[1]"]);
+    }
+
+    #[test]
+    fn bodies_report_the_failing_field() {
+        let body = Bytes::from_static(
+            br#"{"name":"x","selected_items":{"compliance_checks":true,"flux":true}}"#,
+        );
+        let err = parse_body::<CreateConnection>(&body).unwrap_err();
+        match err {
+            ApiError::Invalid(f) => {
+                assert_eq!(f[0].field, "selected_items");
+                assert!(f[0].problem.contains("unknown field `flux`"), "{:?}", f[0]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_body::<CreateConnection>(&Bytes::from_static(b"{not json")),
+            Err(ApiError::BadRequest(_))
+        ));
     }
 
     #[test]

@@ -1,69 +1,143 @@
-//! The HTTP API (axum): connections, their status and results, rescans, and the check
-//! catalogue. Every route but the health probes needs a bearer token (see [`auth`]). Routes are
-//! versioned under `/v1`; another organization's connection answers 404 exactly like a missing
-//! one.
+//! The HTTP API (axum, documented with utoipa): connections and their status, results and
+//! history, rescans, organizations' tokens and audit trail, and the check catalogue.
+//!
+//! Every route but the health probes and `/openapi.json` needs a bearer token (see [`auth`]).
+//! Routes are versioned under `/v1`. A caller never sees another organization's data: such a
+//! connection answers 404 exactly like a missing one. The OpenAPI document is generated from the
+//! handlers' annotations, served at `/openapi.json`, and kept in `scheduler/openapi.json`.
 
 pub mod auth;
 mod catalogue;
 mod connections;
 pub mod error;
 pub mod input;
+mod organizations;
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use shared::broker::{Broker, Publisher};
-use shared::crypto::KeyRing;
-use shared::store::Store;
+use axum::routing::get;
+use shared::broker::Broker;
+use utoipa::Modify;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use connections::{ConnectionView, NextScan, RescanAccepted, Saved};
+pub use organizations::CreatedToken;
+
+use crate::lifecycle::Control;
 
 /// What handlers share.
 #[derive(Clone)]
 pub struct ApiState {
-    pub store: Store,
-    pub publisher: Publisher,
+    pub control: Control,
     pub broker: Arc<Broker>,
-    pub keys: KeyRing,
     pub operator_token_digest: [u8; 32],
-    /// Enqueue a first scan as soon as a connection is created.
-    pub scan_on_create: bool,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Azure compliance scan fleet",
+        description = "Connections (Azure subscriptions reached with a service principal), their validation and status, compliance check results and history, rescans, and organizations' API tokens and audit trail.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "connections", description = "The integration form and a connection's life"),
+        (name = "results", description = "Latest results and history"),
+        (name = "scans", description = "Rescans, scan progress, next scan"),
+        (name = "organizations", description = "API tokens and the audit trail"),
+        (name = "catalogue", description = "Services and checks"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The versioned API with its OpenAPI document.
+fn documented() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(catalogue::list))
+        .routes(routes!(connections::create, connections::list))
+        .routes(routes!(
+            connections::show,
+            connections::update,
+            connections::delete
+        ))
+        .routes(routes!(connections::validate))
+        .routes(routes!(connections::results))
+        .routes(routes!(connections::history))
+        .routes(routes!(connections::rescan))
+        .routes(routes!(connections::scan_progress))
+        .routes(routes!(connections::next_scan))
+        .routes(routes!(
+            organizations::create_token,
+            organizations::list_tokens
+        ))
+        .routes(routes!(organizations::revoke_token))
+        .routes(routes!(organizations::audit))
+}
+
+/// The OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented().into_openapi()
 }
 
 pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+    let (api, doc) = documented().split_for_parts();
+    let doc = Arc::new(doc);
+    api.route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .route("/v1/checks", get(catalogue::list))
         .route(
-            "/v1/connections",
-            post(connections::create).get(connections::list),
-        )
-        .route(
-            "/v1/connections/{id}",
-            get(connections::show).delete(connections::delete),
-        )
-        .route("/v1/connections/{id}/results", get(connections::results))
-        .route(
-            "/v1/connections/{id}/checks/{check_id}/history",
-            get(connections::history),
-        )
-        .route("/v1/connections/{id}/rescan", post(connections::rescan))
-        .route(
-            "/v1/connections/{id}/scans/{scan_id}",
-            get(connections::scan_progress),
+            "/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
         )
         .with_state(state)
 }
 
 /// Ready when Redis answers and the broker connection is up.
 async fn ready(State(state): State<ApiState>) -> (StatusCode, &'static str) {
-    let redis = state.store.ping().await.is_ok();
+    let redis = state.control.store.ping().await.is_ok();
     let broker = state.broker.is_connected().await;
     match (redis, broker) {
         (true, true) => (StatusCode::OK, "ready"),
         (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable"),
         (_, false) => (StatusCode::SERVICE_UNAVAILABLE, "broker unavailable"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn committed_openapi_matches_the_code() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
+        let expected = super::openapi().to_pretty_json().expect("json") + "\n";
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, &expected).expect("write");
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            committed, expected,
+            "scheduler/openapi.json is out of date: run `UPDATE_OPENAPI=1 cargo test -p scheduler openapi`"
+        );
     }
 }

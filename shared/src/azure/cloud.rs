@@ -20,7 +20,9 @@ pub enum ThrottleModel {
 }
 
 /// A connection's cloud.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Cloud {
     #[default]
@@ -32,7 +34,7 @@ pub enum Cloud {
 }
 
 /// Endpoints of a custom cloud. Audiences default to the endpoint itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 pub struct CustomCloud {
     /// Entra ID authority host, e.g. `https://login.microsoftonline.com`.
     pub authority_host: String,

@@ -75,6 +75,20 @@ pub struct BearerToken {
     pub expires_on: chrono::DateTime<chrono::Utc>,
 }
 
+impl BearerToken {
+    /// The `oid` claim: the service principal's object id (what RBAC assignments name). Read
+    /// without verifying the signature: the token came from Entra over TLS a moment ago.
+    pub fn object_id(&self) -> Option<String> {
+        use base64::Engine;
+        let payload = self.value.expose_secret().split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .ok()?;
+        let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        claims.get("oid")?.as_str().map(str::to_string)
+    }
+}
+
 impl fmt::Debug for BearerToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerToken")
@@ -260,7 +274,15 @@ impl HttpClient for WatchingTransport {
 
 /// What went wrong getting a token, in terms a customer can act on.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum TokenDiagnosis {

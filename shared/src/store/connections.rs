@@ -48,8 +48,11 @@ impl std::fmt::Debug for ConnectionRecord {
     }
 }
 
-/// "Selected items" of the integration form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// "Selected items" of the integration form. Unknown capabilities are refused.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
 pub struct Capabilities {
     /// Compliance checks (on by default).
     #[serde(default = "yes")]
@@ -73,7 +76,9 @@ impl Default for Capabilities {
 }
 
 /// The connection states a customer sees (product spec section 3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionState {
     Pending,
@@ -143,7 +148,7 @@ impl ConnectionState {
 }
 
 /// Why a connection is in a failure state and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 pub struct Diagnosis {
     pub summary: String,
     pub remediation: String,
@@ -152,8 +157,33 @@ pub struct Diagnosis {
     pub details: BTreeMap<String, String>,
 }
 
+/// What the service principal may read, found when the connection was validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
+pub struct AccessReport {
+    /// The built-in Reader role is assigned at the subscription scope.
+    pub reader: bool,
+    /// The built-in Security Reader role is assigned at the subscription scope.
+    pub security_reader: bool,
+    /// Names of the roles assigned (built-in or custom).
+    pub roles: Vec<String>,
+    /// Every service, and whether its checks can read what they need.
+    pub services: Vec<ServiceAccess>,
+    /// The principal can also write or delete: more than a scanner needs.
+    pub over_privileged: bool,
+}
+
+/// One service's readability.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
+pub struct ServiceAccess {
+    pub service: String,
+    pub name: String,
+    pub readable: bool,
+    /// Actions the checks need that the principal lacks.
+    pub missing_actions: Vec<String>,
+}
+
 /// What the status page of a connection shows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 pub struct ConnectionStatus {
     pub state: ConnectionState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -164,6 +194,11 @@ pub struct ConnectionStatus {
     pub next_scan_at: Option<DateTime<Utc>>,
     /// Latest result of every check, counted by status.
     pub counts: BTreeMap<CheckStatus, u64>,
+    /// When the connection was last validated (create, update, validate, weekly re-check).
+    pub validated_at: Option<DateTime<Utc>>,
+    /// What the principal may read, as found by the last successful validation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessReport>,
 }
 
 /// A connection with no completed scan for longer than this is Stale.
@@ -280,6 +315,35 @@ impl Store {
         Ok(())
     }
 
+    /// Records a validation: the state it led to, its diagnosis, and what the principal may
+    /// read (kept from the last successful validation when this one could not tell).
+    pub async fn record_validation(
+        &self,
+        id: Uuid,
+        state: ConnectionState,
+        diagnosis: Option<&Diagnosis>,
+        access: Option<&AccessReport>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.keys.status(id);
+        let mut pipe = redis::pipe();
+        pipe.atomic().hset(&key, "state", state.as_str()).hset(
+            &key,
+            "validated_at",
+            at.to_rfc3339(),
+        );
+        match diagnosis {
+            Some(d) => pipe.hset(&key, "diagnosis", serde_json::to_string(d)?),
+            None => pipe.hdel(&key, "diagnosis"),
+        };
+        if let Some(a) = access {
+            pipe.hset(&key, "access", serde_json::to_string(a)?);
+        }
+        let _: () = pipe.query_async(&mut conn).await?;
+        Ok(())
+    }
+
     /// The status page of a connection (Stale derived from the last completed scan).
     pub async fn status(
         &self,
@@ -330,6 +394,10 @@ impl Store {
             last_completed_scan_at,
             next_scan_at: next.and_then(|s| DateTime::from_timestamp(s as i64, 0)),
             counts,
+            validated_at: time("validated_at"),
+            access: fields
+                .get("access")
+                .and_then(|a| serde_json::from_str(a).ok()),
         })
     }
 }

@@ -91,6 +91,24 @@ impl Keys {
         format!("{}{{schedule}}:claims", self.prefix)
     }
 
+    /// JSON of an API token's record, by the token's SHA-256.
+    pub fn api_token(&self, digest: &str) -> String {
+        format!("{}apitoken:{digest}", self.prefix)
+    }
+
+    /// Hash of an organization's (or the operators') token ids -> digests.
+    pub fn api_tokens_of(&self, organization_id: Option<&str>) -> String {
+        match organization_id {
+            Some(org) => format!("{}org:{{{org}}}:tokens", self.prefix),
+            None => format!("{}operator:tokens", self.prefix),
+        }
+    }
+
+    /// Stream: an organization's audit trail.
+    pub fn audit(&self, organization_id: &str) -> String {
+        format!("{}org:{{{organization_id}}}:audit", self.prefix)
+    }
+
     /// Marker of an already handled rescan request id.
     pub fn rescan_request(&self, request_id: Uuid) -> String {
         format!("{}rescan:{request_id}", self.prefix)

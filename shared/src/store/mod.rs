@@ -5,21 +5,26 @@
 //! reconnects by itself; a command that fails while it reconnects returns an error, which callers
 //! treat as retryable). Submodules group the operations by what they are about.
 
+mod audit;
 mod connections;
 mod keys;
 mod results;
 mod schedule;
+mod tokens;
 
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+pub use audit::AuditEvent;
 pub use connections::{
-    Capabilities, ConnectionRecord, ConnectionState, ConnectionStatus, Diagnosis,
+    AccessReport, Capabilities, ConnectionRecord, ConnectionState, ConnectionStatus, Diagnosis,
+    ServiceAccess,
 };
 pub use keys::Keys;
 pub use results::{HistoryEntry, IngestOutcome, ScanProgress, StoredCheckResult, fingerprint};
 pub use schedule::{Claim, WEEK_SECS, next_slot_after, slot_offset};
+pub use tokens::{ApiToken, token_digest};
 
 use crate::config::SensitiveUrl;
 

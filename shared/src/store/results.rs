@@ -20,7 +20,9 @@ use crate::checks::CheckStatus;
 use crate::messages::{CheckResult, ScanResult, Trigger};
 
 /// The latest result of a check, as stored and served.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, utoipa::ToSchema,
+)]
 pub struct StoredCheckResult {
     #[serde(flatten)]
     pub result: CheckResult,
@@ -31,7 +33,7 @@ pub struct StoredCheckResult {
 }
 
 /// One change in a check's history.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct HistoryEntry {
     /// Stream entry id (ordering).
     pub id: String,
@@ -52,7 +54,7 @@ pub enum IngestOutcome {
 }
 
 /// Progress of one scan of a connection.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct ScanProgress {
     pub scan_id: Uuid,
     pub trigger: Option<String>,

@@ -155,6 +155,10 @@ impl Fleet {
                 broker: broker.clone(),
                 redis: redis.clone(),
                 secrets: secrets.clone(),
+                azure: AzureArgs {
+                    extra_ca_file: Some(ca_file.to_string_lossy().into_owned()),
+                    azure_request_timeout_secs: 20,
+                },
                 log: log.clone(),
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 operator_token: operator_token.clone(),
@@ -219,6 +223,30 @@ impl Fleet {
             worker_name: Some(format!("{}{name}", self.prefix)),
         }
     }
+    /// A control plane of this fleet (as another scheduler replica would have).
+    pub async fn control(&self) -> anyhow::Result<scheduler::lifecycle::Control> {
+        let store = Store::connect(&url(REDIS_URL), &self.prefix).await?;
+        let broker =
+            shared::broker::Broker::connect(url(AMQP_URL), self.topology.clone(), "replica")
+                .await?;
+        let http = shared::azure::http::build_client(
+            Some(&self.ca_file.to_string_lossy()),
+            Duration::from_secs(20),
+        )?;
+        let arm = shared::azure::ArmClient::new(
+            http.clone(),
+            shared::azure::TokenProvider::new(http),
+            shared::azure::RetrySettings::default(),
+        );
+        Ok(scheduler::lifecycle::Control {
+            store,
+            publisher: shared::broker::Publisher::new(broker),
+            arm,
+            keys: self.keys.clone(),
+            scan_on_create: false,
+        })
+    }
+
     /// The emulator as a custom cloud, as a connection's `cloud` field.
     pub fn cloud_json(&self) -> Value {
         json!({

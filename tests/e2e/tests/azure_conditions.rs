@@ -28,7 +28,8 @@ async fn a_scan_that_meets_429s_and_5xx_finishes_with_every_check_evaluated() {
         let mut r = raw;
         r["faults"] = serde_json::json!([
             {"path_contains": "networkSecurityGroups", "status": 503, "times": 1},
-            {"path_contains": "fileServices", "status": 500, "times": 1}
+            {"path_contains": "fileServices", "status": 500, "times": 1},
+            {"path_contains": "virtualNetworks", "status": 429, "times": 2, "retry_after": 1}
         ]);
         r
     };
@@ -47,7 +48,10 @@ async fn a_scan_that_meets_429s_and_5xx_finishes_with_every_check_evaluated() {
         .expect("scan completes");
     let counters = fleet.emulator.counters();
     assert!(counters.throttled > 0, "the scan met throttling");
-    assert!(counters.faults_injected >= 2, "the scan met server errors");
+    assert!(
+        counters.faults_injected >= 4,
+        "the scan met server errors and 429s"
+    );
     let latest = fleet.store.latest_results(id).await.expect("results");
     assert!(
         latest.iter().all(|r| r.result.status != CheckStatus::Error),

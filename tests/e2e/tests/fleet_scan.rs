@@ -121,19 +121,33 @@ async fn demo_scan_matches_the_scenario_check_by_check() {
 
     // ARM calls: report them against the minimum the scenario needs.
     let counters = fleet.emulator.counters();
-    let arm: u64 = counters
-        .by_endpoint
-        .iter()
-        .filter(|(k, _)| k.starts_with("GET /subscriptions"))
-        .map(|(_, v)| *v)
-        .sum();
+    let sub = demo["subscriptions"][0]["id"].as_str().expect("sub");
+    let calls = |validation: bool| -> u64 {
+        counters
+            .by_endpoint
+            .iter()
+            .filter(|(k, _)| k.starts_with("GET /subscriptions"))
+            .filter(|(k, _)| {
+                let is_validation = k.contains("Microsoft.Authorization")
+                    || **k == format!("GET /subscriptions/{sub}");
+                is_validation == validation
+            })
+            .map(|(_, v)| *v)
+            .sum()
+    };
     let tokens: u64 = counters.token_requests_by_client.values().sum();
-    eprintln!("ARM requests for the demo scan: {arm}; token requests: {tokens}");
+    eprintln!(
+        "ARM requests: validation {}, demo scan {}; token requests: {tokens}",
+        calls(true),
+        calls(false)
+    );
     // Storage: 2 list pages + 2 file services; NSG: 3 + 1 + 2 list pages + 2 flow-log lists.
-    assert_eq!(arm, 12, "{:#?}", counters.by_endpoint);
+    assert_eq!(calls(false), 12, "{:#?}", counters.by_endpoint);
+    // Subscription, permissions, role assignments, and the custom role's name.
+    assert_eq!(calls(true), 4, "{:#?}", counters.by_endpoint);
     assert!(
-        tokens <= 2,
-        "one token per principal per worker, got {tokens}"
+        tokens <= 3,
+        "one token per principal per process (scheduler + 2 workers): {tokens}"
     );
 
     fleet.shutdown().await.expect("cleanup");

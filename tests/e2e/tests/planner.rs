@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use e2e::{Fleet, FleetOptions, demo_with_unique_secret};
-use shared::broker::{Broker, Publisher};
-use shared::store::Store;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_never_enqueue_the_same_scan_twice() {
@@ -61,25 +59,16 @@ async fn two_replicas_never_enqueue_the_same_scan_twice() {
     }
 
     // Two more replicas, planning in a tight loop at the same time.
-    let url: shared::config::SensitiveUrl = e2e::AMQP_URL.parse().expect("url");
-    let mut replicas = Vec::new();
-    for _ in 0..2 {
-        let store = Store::connect(&e2e::REDIS_URL.parse().expect("url"), &fleet.prefix)
-            .await
-            .expect("store");
-        let broker = Broker::connect(url.clone(), fleet.topology.clone(), "replica")
-            .await
-            .expect("broker");
-        replicas.push((store, Publisher::new(broker)));
-    }
+    let replicas = [
+        fleet.control().await.expect("replica"),
+        fleet.control().await.expect("replica"),
+    ];
     let mut handles = Vec::new();
-    for (store, publisher) in replicas {
+    for control in replicas {
         handles.push(tokio::spawn(async move {
             let mut enqueued = 0;
             for _ in 0..20 {
-                enqueued += scheduler::planner::plan_once(&store, &publisher)
-                    .await
-                    .expect("plan");
+                enqueued += scheduler::planner::plan_once(&control).await.expect("plan");
             }
             enqueued
         }));
