@@ -75,7 +75,7 @@ started=$(date +%s.%N)
   --organization contoso --name "Contoso Production" --credential-name ciphrix-integration \
   --tenant-id "$DEMO_TENANT" --client-id "$DEMO_CLIENT" --subscription-id "$DEMO_SUBSCRIPTION" \
   --client-secret-env DEMO_CLIENT_SECRET --regions eastus,westeurope \
-  --cloud-json "{\"kind\":\"custom\",\"authority_host\":\"$emulator\",\"resource_manager\":\"$emulator\",\"arm_audience\":\"https://management.azure.com/\"}" \
+  --cloud-json "{\"kind\":\"custom\",\"authority_host\":\"$emulator\",\"resource_manager\":\"$emulator\",\"arm_audience\":\"https://management.azure.com/\",\"throttle_model\":\"token_bucket\"}" \
   --wait --timeout 120 | tee "$run_dir/results.txt"
 finished=$(date +%s.%N)
 id=$(sed -n 's/^connection \([0-9a-f-]*\) created$/\1/p' "$run_dir/results.txt")

@@ -71,7 +71,6 @@ pub async fn validate(
         tenant_id: record.tenant_id.clone(),
         client_id: record.client_id.clone(),
         secret,
-        secret_version: record.secret_version.clone(),
     };
     // 1. Sign in.
     let token = match arm.tokens().arm_token(&principal).await {

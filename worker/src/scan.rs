@@ -173,6 +173,5 @@ fn principal_of(ctx: &ScanContext, record: &ConnectionRecord) -> Result<Principa
         tenant_id: record.tenant_id.clone(),
         client_id: record.client_id.clone(),
         secret,
-        secret_version: record.secret_version.clone(),
     })
 }

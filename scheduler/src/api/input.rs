@@ -394,7 +394,7 @@ mod tests {
         let err = parse_body::<CreateConnection>(&body).unwrap_err();
         match err {
             ApiError::Invalid(f) => {
-                assert_eq!(f[0].field, "selected_items");
+                assert_eq!(f[0].field, "selected_items.flux");
                 assert!(f[0].problem.contains("unknown field `flux`"), "{:?}", f[0]);
             }
             other => panic!("{other:?}"),

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 /// Which ARM throttling model applies (research/arm.md section 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ThrottleModel {
     /// Public cloud since 2024: token bucket of 250 reads, refilled 25/s, per (subscription,
@@ -49,6 +51,14 @@ pub struct CustomCloud {
     /// Token audience for Graph; defaults to `graph`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graph_audience: Option<String>,
+    /// The cloud's region names (Azure Stack Hub's are chosen by its operator); when absent,
+    /// the Azure public cloud's region names are accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<Vec<String>>,
+    /// How its Resource Manager limits reads; the hourly model when absent (as documented for
+    /// clouds other than the public one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle_model: Option<ThrottleModel>,
 }
 
 /// Resolved endpoints of a cloud, normalised without trailing slashes.
@@ -135,8 +145,7 @@ impl Cloud {
                     arm_scope: scope(arm_audience),
                     graph_scope: graph_audience.map(scope),
                     graph,
-                    // Custom clouds (Azure Stack Hub) document the hourly model.
-                    throttle_model: ThrottleModel::Hourly,
+                    throttle_model: c.throttle_model.unwrap_or(ThrottleModel::Hourly),
                 }
             }
         }
@@ -203,6 +212,8 @@ mod tests {
             graph: None,
             arm_audience: None,
             graph_audience: None,
+            regions: None,
+            throttle_model: None,
         };
         let cloud = Cloud::Custom(custom.clone());
         assert!(cloud.validate().is_ok());

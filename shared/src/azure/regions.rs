@@ -2,7 +2,7 @@
 //!
 //! Names are the ARM `name` of each location (`az account list-locations`), compared after
 //! normalisation (lower case, no spaces), so "East US" and "eastus" are the same region. Custom
-//! clouds (Azure Stack Hub) have regions of their own; any well-formed name is accepted there.
+//! clouds (Azure Stack Hub) list their own region names, or use the public cloud's.
 
 use super::cloud::Cloud;
 use crate::checks::region::normalize;
@@ -92,12 +92,14 @@ pub const US_GOVERNMENT: &[&str] = &[
 /// Whether `region` is a region of `cloud`.
 pub fn is_known(cloud: &Cloud, region: &str) -> bool {
     let name = normalize(region);
-    let well_formed = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric());
     match cloud {
         Cloud::Public => PUBLIC.contains(&name.as_str()),
         Cloud::China => CHINA.contains(&name.as_str()),
         Cloud::UsGovernment => US_GOVERNMENT.contains(&name.as_str()),
-        Cloud::Custom(_) => well_formed,
+        Cloud::Custom(custom) => match &custom.regions {
+            Some(own) => own.iter().any(|r| normalize(r) == name),
+            None => PUBLIC.contains(&name.as_str()),
+        },
     }
 }
 
@@ -113,5 +115,20 @@ mod tests {
         assert!(!is_known(&Cloud::Public, "chinaeast2"));
         assert!(is_known(&Cloud::China, "China East 2"));
         assert!(is_known(&Cloud::UsGovernment, "usgovvirginia"));
+        let stack = |regions: Option<Vec<String>>| {
+            Cloud::Custom(crate::azure::CustomCloud {
+                authority_host: "https://login.local".into(),
+                resource_manager: "https://arm.local".into(),
+                graph: None,
+                arm_audience: None,
+                graph_audience: None,
+                regions,
+                throttle_model: None,
+            })
+        };
+        assert!(is_known(&stack(Some(vec!["local".into()])), "Local"));
+        assert!(!is_known(&stack(Some(vec!["local".into()])), "eastus"));
+        assert!(is_known(&stack(None), "eastus"));
+        assert!(!is_known(&stack(None), "local"));
     }
 }

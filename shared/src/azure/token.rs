@@ -1,9 +1,9 @@
 //! Entra ID tokens for service principals, cached across jobs.
 //!
 //! A worker keeps one `azure_identity::ClientSecretCredential` per (cloud authority, tenant,
-//! client id, secret version). The credential caches its tokens and refreshes them lazily 300 s
+//! client id, secret). The credential caches its tokens and refreshes them lazily 300 s
 //! before expiry, single-flight, so concurrent jobs of one principal cause one token request per
-//! token lifetime. Rotating a secret changes its version and so replaces the credential. The
+//! token lifetime. A rotated secret gets a credential of its own; idle ones age out. The
 //! HTTP transport under azure_identity is ours: it trusts the operator's extra CA certificates and
 //! counts the token requests that really go to Entra.
 //!
@@ -34,8 +34,6 @@ pub struct Principal {
     pub tenant_id: String,
     pub client_id: String,
     pub secret: SecretString,
-    /// Changes whenever the secret is replaced; part of the credential cache key.
-    pub secret_version: String,
 }
 
 impl fmt::Debug for Principal {
@@ -49,21 +47,35 @@ impl fmt::Debug for Principal {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Which credential serves a principal: its cloud, tenant, client id and secret. The secret is
+/// represented by its SHA-256 (in memory only), so connections sharing a principal and secret
+/// share one credential and its tokens, and a rotated secret gets a credential of its own.
+#[derive(Clone, PartialEq, Eq, Hash)]
 struct CredentialKey {
     authority_host: String,
     tenant_id: String,
     client_id: String,
-    secret_version: String,
+    secret_digest: [u8; 32],
+}
+
+impl fmt::Debug for CredentialKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialKey")
+            .field("authority_host", &self.authority_host)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl From<&Principal> for CredentialKey {
     fn from(p: &Principal) -> Self {
+        use sha2::Digest;
         Self {
             authority_host: p.endpoints.authority_host.clone(),
             tenant_id: p.tenant_id.to_ascii_lowercase(),
             client_id: p.client_id.to_ascii_lowercase(),
-            secret_version: p.secret_version.clone(),
+            secret_digest: sha2::Sha256::digest(p.secret.expose_secret().as_bytes()).into(),
         }
     }
 }
@@ -113,7 +125,13 @@ pub struct TokenStats {
 struct CredentialEntry {
     credential: Arc<ClientSecretCredential>,
     transport: Arc<WatchingTransport>,
+    last_used: std::time::Instant,
 }
+
+/// Credentials kept before unused ones are dropped.
+const MAX_CREDENTIALS: usize = 1024;
+/// A credential unused this long is dropped when the cache is full (its token is stale anyway).
+const IDLE_CREDENTIAL: Duration = Duration::from_secs(2 * 3600);
 
 /// Gives out tokens, one cached credential per principal.
 #[derive(Debug, Clone)]
@@ -183,15 +201,12 @@ impl TokenProvider {
             .credentials
             .lock()
             .map_err(|_| TokenError::internal("credential cache lock poisoned"))?;
-        // A rotated secret leaves the old credential unused: drop it so it does not linger.
-        map.retain(|k, _| {
-            !(k.authority_host == key.authority_host
-                && k.tenant_id == key.tenant_id
-                && k.client_id == key.client_id
-                && k.secret_version != key.secret_version)
-        });
-        if let Some(existing) = map.get(&key) {
+        if let Some(existing) = map.get_mut(&key) {
+            existing.last_used = std::time::Instant::now();
             return Ok(existing.clone());
+        }
+        if map.len() >= MAX_CREDENTIALS {
+            map.retain(|_, e| e.last_used.elapsed() < IDLE_CREDENTIAL);
         }
         let transport = Arc::new(WatchingTransport {
             inner: self.http.clone(),
@@ -224,6 +239,7 @@ impl TokenProvider {
         let entry = CredentialEntry {
             credential,
             transport,
+            last_used: std::time::Instant::now(),
         };
         map.insert(key, entry.clone());
         Ok(entry)
@@ -541,7 +557,6 @@ mod tests {
             tenant_id: "t".into(),
             client_id: "c".into(),
             secret: SecretString::from("hunter2-secret".to_string()),
-            secret_version: "1".into(),
         };
         assert!(!format!("{p:?}").contains("hunter2"));
     }

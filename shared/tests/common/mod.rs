@@ -103,6 +103,8 @@ impl Azure {
             graph: None,
             arm_audience: Some("https://management.azure.com/".into()),
             graph_audience: None,
+            regions: None,
+            throttle_model: Some(shared::azure::cloud::ThrottleModel::TokenBucket),
         })
     }
 
@@ -112,7 +114,6 @@ impl Azure {
             tenant_id: tenant.into(),
             client_id: client.into(),
             secret: SecretString::from(secret.to_string()),
-            secret_version: format!("v-{secret}"),
         }
     }
 

@@ -256,6 +256,8 @@ impl Fleet {
             // The emulator stands in for the public cloud's Resource Manager, so its tokens carry
             // that audience (a custom cloud chooses its own, as Azure Stack Hub does).
             "arm_audience": "https://management.azure.com/",
+            // ... and it throttles like the public cloud.
+            "throttle_model": "token_bucket",
         })
     }
 

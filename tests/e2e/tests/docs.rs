@@ -70,7 +70,7 @@ fn every_configuration_variable_is_documented() {
     let sources = [
         "shared/src/config.rs",
         "scheduler/src/lib.rs",
-        "scheduler/src/cli.rs",
+        "scheduler/src/cli/mod.rs",
         "worker/src/lib.rs",
     ];
     for file in sources {

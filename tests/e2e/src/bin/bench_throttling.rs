@@ -93,6 +93,23 @@ async fn run(workers: usize, accounts: usize, connections: usize) -> anyhow::Res
             .await?;
     }
     let wall = started.elapsed();
+    if std::env::var_os("BENCH_DETAILS").is_some() {
+        for id in &ids {
+            for r in fleet.store.latest_results(*id).await?.iter().take(1) {
+                eprintln!(
+                    "connection {id}: job {} finished {}",
+                    r.job_id, r.finished_at
+                );
+            }
+        }
+        let logs = e2e::captured_logs();
+        for line in logs
+            .lines()
+            .filter(|l| l.contains("job done") || l.contains("retrying"))
+        {
+            eprintln!("{line}");
+        }
+    }
     let counters = fleet.emulator.counters();
     let reads = counters
         .by_endpoint
