@@ -10,6 +10,8 @@ use lapin::message::Delivery;
 use shared::broker::{Broker, ConsumerSpec, Publisher, ack, dead_letter, requeue, serve_queue};
 use shared::messages::{ScanResult, decode};
 use shared::store::{IngestOutcome, Store};
+
+use crate::metrics::SchedulerMetrics;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -17,6 +19,7 @@ pub async fn run(
     broker: Arc<Broker>,
     publisher: Publisher,
     store: Store,
+    metrics: Arc<SchedulerMetrics>,
     prefetch: u16,
     shutdown: CancellationToken,
 ) {
@@ -28,13 +31,25 @@ pub async fn run(
         priority: None,
     };
     serve_queue(broker, spec, shutdown, move |delivery| {
-        let (publisher, store, queue) = (publisher.clone(), store.clone(), queue.clone());
-        async move { handle(&publisher, &store, &queue, &delivery).await }
+        let (publisher, store, queue, metrics) = (
+            publisher.clone(),
+            store.clone(),
+            queue.clone(),
+            metrics.clone(),
+        );
+        async move { handle(&publisher, &store, &metrics, &queue, &delivery).await }
     })
     .await;
 }
 
-async fn handle(publisher: &Publisher, store: &Store, queue: &str, delivery: &Delivery) {
+async fn handle(
+    publisher: &Publisher,
+    store: &Store,
+    metrics: &SchedulerMetrics,
+    queue: &str,
+    delivery: &Delivery,
+) {
+    let count = |outcome: &str| metrics.results_ingested.with_label_values(&[outcome]).inc();
     let result: ScanResult = match decode(&delivery.data) {
         Ok(r) => r,
         Err(e) => {
@@ -45,6 +60,7 @@ async fn handle(publisher: &Publisher, store: &Store, queue: &str, delivery: &De
                 &format!("undecodable result: {e}"),
             )
             .await;
+            count("dead_lettered");
             return;
         }
     };
@@ -61,6 +77,7 @@ async fn handle(publisher: &Publisher, store: &Store, queue: &str, delivery: &De
             Ok(IngestOutcome::Duplicate) => {
                 tracing::info!("result already ingested; nothing changed");
                 ack(delivery).await;
+                count("duplicate");
             }
             Ok(IngestOutcome::Applied { scan_completed }) => {
                 tracing::info!(
@@ -69,11 +86,16 @@ async fn handle(publisher: &Publisher, store: &Store, queue: &str, delivery: &De
                     "result ingested"
                 );
                 ack(delivery).await;
+                count("applied");
+                if scan_completed {
+                    metrics.scans_completed.inc();
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot ingest now; returning the result");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 requeue(delivery).await;
+                count("requeued");
             }
         }
     }

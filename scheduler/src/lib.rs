@@ -3,20 +3,24 @@
 //! run at once; nothing is scheduled or ingested twice.
 //!
 //! - [`api`]: the HTTP API;
+//! - [`admin`]: dead-letter replay and secret re-sealing for operators;
 //! - [`lifecycle`]: create, update, validate, delete a connection (API and planner share it);
 //! - [`validate`]: sign in, read the subscription, read the principal's permissions;
 //! - [`planner`]: weekly slots and the claim that keeps replicas from double-enqueuing;
 //! - [`rescan`]: rescan requests from any AMQP client;
 //! - [`ingest`]: results into status and history;
 //! - [`scans`]: how a scan becomes jobs (shared by the three above);
+//! - [`metrics`]: Prometheus metrics and the connection census;
 //! - [`cli`]: the command-line client.
 //!
 //! [`run`] is the library entry point the binary and the end-to-end tests share.
 
+pub mod admin;
 pub mod api;
 pub mod cli;
 pub mod ingest;
 pub mod lifecycle;
+pub mod metrics;
 pub mod planner;
 pub mod rescan;
 pub mod scans;
@@ -57,6 +61,9 @@ pub struct SchedulerConfig {
     /// Results ingested in parallel (prefetch of the results queue).
     #[arg(long, env = "FLEET_INGEST_PREFETCH", default_value_t = 32)]
     pub ingest_prefetch: u16,
+    /// Seconds between counts of connections by state (for metrics).
+    #[arg(long, env = "FLEET_CENSUS_INTERVAL_SECS", default_value_t = 60.0)]
+    pub census_interval_secs: f64,
     /// Scan a connection right after it is created.
     #[arg(long, env = "FLEET_SCAN_ON_CREATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub scan_on_create: bool,
@@ -72,6 +79,7 @@ pub async fn run(
     if config.operator_token.trim().len() < 16 {
         anyhow::bail!("the operator token must be at least 16 characters");
     }
+    let metrics = std::sync::Arc::new(metrics::SchedulerMetrics::new());
     let store = Store::connect(&config.redis.redis_url, &config.redis.key_prefix).await?;
     let broker = Broker::connect(
         config.broker.amqp_url.clone(),
@@ -89,8 +97,10 @@ pub async fn run(
         TokenProvider::new(http),
         RetrySettings::default(),
     )
-    .with_limiter(ReadLimiter::new(store.redis(), &config.redis.key_prefix));
+    .with_limiter(ReadLimiter::new(store.redis(), &config.redis.key_prefix))
+    .with_metrics(metrics.base.azure.clone());
     let control = lifecycle::Control {
+        metrics: metrics.clone(),
         store: store.clone(),
         publisher: publisher.clone(),
         arm,
@@ -118,15 +128,21 @@ pub async fn run(
     ));
     tasks.spawn(rescan::run(
         broker.clone(),
-        publisher.clone(),
-        store.clone(),
+        control.clone(),
         shutdown.clone(),
     ));
     tasks.spawn(ingest::run(
         broker.clone(),
         publisher.clone(),
         store.clone(),
+        metrics.clone(),
         config.ingest_prefetch.max(1),
+        shutdown.clone(),
+    ));
+    tasks.spawn(metrics::census(
+        store.clone(),
+        metrics.clone(),
+        Duration::from_secs_f64(config.census_interval_secs.max(0.05)),
         shutdown.clone(),
     ));
     let server_shutdown = shutdown.clone();

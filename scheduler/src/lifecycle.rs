@@ -23,6 +23,7 @@ use crate::validate::{Validation, validate};
 /// What the control plane needs to run a connection's life.
 #[derive(Clone)]
 pub struct Control {
+    pub metrics: std::sync::Arc<crate::metrics::SchedulerMetrics>,
     pub store: Store,
     pub publisher: Publisher,
     pub arm: ArmClient,
@@ -201,6 +202,10 @@ impl Control {
             Trigger::OnDemand,
         )
         .await?;
+        self.metrics
+            .scans_enqueued
+            .with_label_values(&["on_demand"])
+            .inc();
         Ok(Some(scan_id))
     }
 
@@ -217,6 +222,10 @@ impl Control {
         actor: &str,
     ) -> anyhow::Result<Validation> {
         let validation = validate(&self.arm, record, secret).await;
+        self.metrics
+            .validations
+            .with_label_values(&[validation.state.as_str()])
+            .inc();
         self.store
             .record_validation(
                 record.id,

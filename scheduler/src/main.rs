@@ -14,6 +14,9 @@ async fn main() -> anyhow::Result<()> {
             shared::signals::cancel_on_signal(shutdown.clone());
             scheduler::run(*config, shutdown, None).await
         }
+        admin @ (Command::DeadLetters(_) | Command::Secrets(_)) => {
+            scheduler::cli::run_admin(admin).await
+        }
         client => scheduler::cli::run_client(client, &cli.api).await,
     }
 }

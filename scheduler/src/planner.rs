@@ -76,6 +76,11 @@ pub async fn plan_once(control: &Control) -> anyhow::Result<usize> {
                 Trigger::Scheduled,
             )
             .await?;
+            control
+                .metrics
+                .scans_enqueued
+                .with_label_values(&["scheduled"])
+                .inc();
             enqueued += 1;
         }
         store

@@ -6,20 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::message::Delivery;
-use shared::broker::{Broker, ConsumerSpec, Publisher, ack, dead_letter, requeue, serve_queue};
+use shared::broker::{Broker, ConsumerSpec, ack, dead_letter, requeue, serve_queue};
 use shared::messages::{RescanRequest, Trigger, decode};
-use shared::store::Store;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::lifecycle::Control;
 use crate::scans::{EnqueueError, enqueue_scan, resolve_services};
 
-pub async fn run(
-    broker: Arc<Broker>,
-    publisher: Publisher,
-    store: Store,
-    shutdown: CancellationToken,
-) {
+pub async fn run(broker: Arc<Broker>, control: Control, shutdown: CancellationToken) {
     let queue = broker.topology().rescans().name;
     let spec = ConsumerSpec {
         queue: queue.clone(),
@@ -28,35 +24,65 @@ pub async fn run(
         priority: None,
     };
     serve_queue(broker, spec, shutdown, move |delivery| {
-        let (publisher, store, queue) = (publisher.clone(), store.clone(), queue.clone());
-        async move { handle(&publisher, &store, &queue, &delivery).await }
+        let (control, queue) = (control.clone(), queue.clone());
+        async move { handle(&control, &queue, &delivery).await }
     })
     .await;
 }
 
-async fn handle(publisher: &Publisher, store: &Store, queue: &str, delivery: &Delivery) {
+async fn handle(control: &Control, queue: &str, delivery: &Delivery) {
+    let publisher = &control.publisher;
+    let count = |outcome: &str| {
+        control
+            .metrics
+            .rescan_requests
+            .with_label_values(&[outcome])
+            .inc();
+    };
     let request: RescanRequest = match decode(&delivery.data) {
         Ok(r) => r,
         Err(e) => {
-            dead_letter(
-                publisher,
-                queue,
-                delivery,
-                &format!("undecodable rescan request: {e}"),
-            )
-            .await;
+            let reason = format!("undecodable rescan request: {e}");
+            dead_letter(publisher, queue, delivery, &reason).await;
+            count("refused");
             return;
         }
     };
-    match process(publisher, store, &request).await {
-        Ok(()) => ack(delivery).await,
-        Err(Outcome::Refused(reason)) => dead_letter(publisher, queue, delivery, &reason).await,
-        Err(Outcome::Retry(reason)) => {
-            tracing::warn!(%reason, "rescan not enqueued yet; returning the request");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            requeue(delivery).await;
+    let span = tracing::info_span!(
+        "rescan_request",
+        connection_id = %request.connection_id,
+        request_id = ?request.request_id,
+    );
+    shared::telemetry::follow_trace_context(&span, delivery.properties.headers().as_ref());
+    async {
+        match process(control, &request).await {
+            Ok(Handled::Enqueued) => {
+                ack(delivery).await;
+                count("enqueued");
+            }
+            Ok(Handled::Duplicate) => {
+                ack(delivery).await;
+                count("duplicate");
+            }
+            Err(Outcome::Refused(reason)) => {
+                dead_letter(publisher, queue, delivery, &reason).await;
+                count("refused");
+            }
+            Err(Outcome::Retry(reason)) => {
+                tracing::warn!(%reason, "rescan not enqueued yet; returning the request");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                requeue(delivery).await;
+                count("requeued");
+            }
         }
     }
+    .instrument(span)
+    .await;
+}
+
+enum Handled {
+    Enqueued,
+    Duplicate,
 }
 
 enum Outcome {
@@ -64,11 +90,8 @@ enum Outcome {
     Retry(String),
 }
 
-async fn process(
-    publisher: &Publisher,
-    store: &Store,
-    request: &RescanRequest,
-) -> Result<(), Outcome> {
+async fn process(control: &Control, request: &RescanRequest) -> Result<Handled, Outcome> {
+    let store = &control.store;
     let retry = |e: &dyn std::fmt::Display| Outcome::Retry(e.to_string());
     let record = store
         .connection(request.connection_id)
@@ -86,19 +109,31 @@ async fn process(
     let services = resolve_services(request.services.as_deref())
         .map_err(|e| Outcome::Refused(e.to_string()))?;
     let scan_id = request.request_id.unwrap_or_else(Uuid::new_v4);
-    if let Some(request_id) = request.request_id
+    if request.request_id.is_some()
         && store
             .scan_progress(record.id, scan_id)
             .await
             .map_err(|e| retry(&e))?
             .is_some()
     {
-        tracing::info!(%request_id, "rescan request already handled");
-        return Ok(());
+        tracing::info!(%scan_id, "rescan request already handled");
+        return Ok(Handled::Duplicate);
+    }
+    let state = store
+        .status(&record, chrono::Utc::now())
+        .await
+        .map_err(|e| retry(&e))?
+        .state;
+    if !state.is_healthy() {
+        return Err(Outcome::Refused(format!(
+            "connection {} is {}; fix and validate it before scanning",
+            record.id,
+            state.as_str()
+        )));
     }
     match enqueue_scan(
         store,
-        publisher,
+        &control.publisher,
         &record,
         scan_id,
         &services,
@@ -107,13 +142,18 @@ async fn process(
     .await
     {
         Ok(()) => {
+            control
+                .metrics
+                .scans_enqueued
+                .with_label_values(&["on_demand"])
+                .inc();
             tracing::info!(
                 connection_id = %record.id,
                 %scan_id,
                 requested_by = request.requested_by.as_deref().unwrap_or("unknown"),
                 "rescan enqueued"
             );
-            Ok(())
+            Ok(Handled::Enqueued)
         }
         Err(e @ EnqueueError::ChecksNotSelected) => Err(Outcome::Refused(e.to_string())),
         Err(e @ EnqueueError::UnknownServices(_)) => Err(Outcome::Refused(e.to_string())),

@@ -42,6 +42,11 @@ pub fn resolve_services(requested: Option<&[String]>) -> Result<Vec<&'static str
 
 /// Enqueues scan `scan_id` of `record` for `services`. Safe to repeat with the same scan id:
 /// jobs get the same ids and ingestion keeps one result each.
+#[tracing::instrument(
+    name = "enqueue_scan",
+    skip_all,
+    fields(connection_id = %record.id, scan_id = %scan_id, trigger = ?trigger, services = services.len())
+)]
 pub async fn enqueue_scan(
     store: &Store,
     publisher: &Publisher,

@@ -15,6 +15,7 @@ pub mod checks;
 pub mod config;
 pub mod crypto;
 pub mod messages;
+pub mod metrics;
 pub mod signals;
 pub mod store;
 pub mod telemetry;

@@ -13,7 +13,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{SdkTracerProvider, TracerProviderBuilder};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -41,22 +41,23 @@ pub const DEFAULT_FILTER: &str = "info,lapin=warn,azure_core=warn,azure_identity
 pub fn init(service_name: &str, format: LogFormat) -> TelemetryGuard {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    init_with_writer(service_name, format, std::io::stderr, filter)
+    init_with(service_name, format, std::io::stderr, filter, |b| b)
 }
 
-/// Same as [`init`] with another log destination and filter (tests capture logs this way).
-/// Installing twice in one process keeps the first subscriber.
-pub fn init_with_writer<W>(
+/// Same as [`init`] with another log destination and filter, and a hook to add span exporters
+/// (tests capture logs and spans this way). Installing twice in one process keeps the first.
+pub fn init_with<W>(
     service_name: &str,
     format: LogFormat,
     writer: W,
     filter: EnvFilter,
+    configure: impl FnOnce(TracerProviderBuilder) -> TracerProviderBuilder,
 ) -> TelemetryGuard
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let provider = tracer_provider(service_name);
+    let provider = configure(tracer_provider_builder(service_name)).build();
     let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("azure-scan-fleet"));
     let registry = tracing_subscriber::registry().with(filter).with(otel);
     let result = match format {
@@ -79,7 +80,7 @@ where
     TelemetryGuard { provider }
 }
 
-fn tracer_provider(service_name: &str) -> SdkTracerProvider {
+fn tracer_provider_builder(service_name: &str) -> TracerProviderBuilder {
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name(service_name.to_string())
         .build();
@@ -95,7 +96,7 @@ fn tracer_provider(service_name: &str) -> SdkTracerProvider {
             Err(e) => eprintln!("OTLP trace export disabled: {e}"),
         }
     }
-    builder.build()
+    builder
 }
 
 struct HeaderInjector<'a>(&'a mut FieldTable);

@@ -126,18 +126,43 @@ async fn handle(
     delivery: Delivery,
     timeout: Duration,
 ) {
+    let metrics = ctx.metrics.clone();
+    let queue_kind = if queue.ends_with("ondemand") {
+        "ondemand"
+    } else {
+        "scheduled"
+    };
     let job: ScanJob = match decode(&delivery.data) {
         Ok(job) => job,
         Err(e) => {
-            dead_letter(
-                publisher,
-                queue,
-                &delivery,
-                &format!("undecodable job: {e}"),
-            )
-            .await;
+            metrics
+                .jobs_consumed
+                .with_label_values(&["unknown", queue_kind])
+                .inc();
+            metrics
+                .jobs_completed
+                .with_label_values(&["unknown", "dead_lettered"])
+                .inc();
+            let reason = format!("undecodable job: {e}");
+            dead_letter(publisher, queue, &delivery, &reason).await;
             return;
         }
+    };
+    metrics
+        .jobs_consumed
+        .with_label_values(&[&job.service, queue_kind])
+        .inc();
+    metrics.jobs_in_flight.inc();
+    let started = std::time::Instant::now();
+    let completed = |outcome: &str| {
+        metrics
+            .jobs_completed
+            .with_label_values(&[&job.service, outcome])
+            .inc();
+        metrics
+            .job_duration
+            .with_label_values(&[&job.service])
+            .observe(started.elapsed().as_secs_f64());
     };
     let span = tracing::info_span!(
         "scan_job",
@@ -159,6 +184,12 @@ async fn handle(
         };
         match outcome {
             Ok(result) => {
+                for check in &result.checks {
+                    metrics
+                        .check_results
+                        .with_label_values(&[&check.check_id, check.status.as_str()])
+                        .inc();
+                }
                 let failed = result
                     .checks
                     .iter()
@@ -170,6 +201,11 @@ async fn handle(
                 {
                     Ok(()) => {
                         ack(&delivery).await;
+                        completed(if result.connection_error.is_some() {
+                            "unauthenticated"
+                        } else {
+                            "succeeded"
+                        });
                         tracing::info!(
                             checks = result.checks.len(),
                             failed,
@@ -180,23 +216,28 @@ async fn handle(
                     Err(e) => {
                         tracing::error!(error = %e, "result not published; returning the job");
                         requeue(&delivery).await;
+                        completed("requeued");
                     }
                 }
             }
             Err(JobError::ConnectionGone(id)) => {
                 tracing::info!(connection_id = %id, "connection deleted; dropping its job");
                 ack(&delivery).await;
+                completed("dropped");
             }
             Err(JobError::Unprocessable(reason)) => {
                 dead_letter(publisher, queue, &delivery, &reason).await;
+                completed("dead_lettered");
             }
             Err(e @ JobError::Store(_)) => {
                 tracing::warn!(error = %e, "job failed on infrastructure; returning it");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 requeue(&delivery).await;
+                completed("requeued");
             }
         }
     }
     .instrument(span)
     .await;
+    metrics.jobs_in_flight.dec();
 }

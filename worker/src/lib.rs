@@ -5,14 +5,18 @@
 //!
 //! - [`consume`]: the job loop (priorities, concurrency, acks, graceful shutdown);
 //! - [`scan`]: one job from message to result;
-//! - [`collect`]: fetching a service's collections once each.
+//! - [`collect`]: fetching a service's collections once each;
+//! - [`http`] and [`metrics`]: health probes and Prometheus metrics.
 //!
 //! [`run`] is the library entry point the binary and the end-to-end tests share.
 
 pub mod collect;
 pub mod consume;
+pub mod http;
+pub mod metrics;
 pub mod scan;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,11 +56,20 @@ pub struct WorkerConfig {
     /// Name shown in results and broker connections (default: host name and pid).
     #[arg(long, env = "FLEET_WORKER_NAME")]
     pub worker_name: Option<String>,
+    /// Address of `/metrics`, `/healthz` and `/readyz`.
+    #[arg(long, env = "FLEET_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+    pub metrics_listen: SocketAddr,
 }
 
-/// Runs a worker until `shutdown` fires.
-pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// Runs a worker until `shutdown` fires. `on_listen` receives the address of its metrics and
+/// health endpoints (useful with port 0).
+pub async fn run(
+    config: WorkerConfig,
+    shutdown: CancellationToken,
+    on_listen: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+) -> anyhow::Result<()> {
     let name = config.worker_name.clone().unwrap_or_else(default_name);
+    let metrics = Arc::new(metrics::WorkerMetrics::new());
     let http = build_client(
         config.azure.extra_ca_file.as_deref(),
         config.azure.request_timeout(),
@@ -67,7 +80,8 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
         TokenProvider::new(http),
         RetrySettings::default(),
     )
-    .with_limiter(ReadLimiter::new(store.redis(), &config.redis.key_prefix));
+    .with_limiter(ReadLimiter::new(store.redis(), &config.redis.key_prefix))
+    .with_metrics(metrics.base.azure.clone());
     let broker = Broker::connect(
         config.broker.amqp_url.clone(),
         Topology::new(&config.broker.queue_prefix),
@@ -75,7 +89,17 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
     )
     .await?;
     let publisher = Publisher::new(broker.clone());
+    let http_stop = shutdown.child_token();
+    let http = tokio::spawn(http::serve(
+        config.metrics_listen,
+        broker.clone(),
+        store.clone(),
+        metrics.clone(),
+        http_stop.clone(),
+        on_listen,
+    ));
     let ctx = Arc::new(scan::ScanContext {
+        metrics: metrics.clone(),
         store,
         arm,
         keys: config.secrets.secret_keys.clone(),
@@ -96,6 +120,12 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
     )
     .await;
     broker.close().await;
+    http_stop.cancel();
+    match http.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "metrics endpoint failed"),
+        Err(e) => tracing::warn!(error = %e, "metrics endpoint task failed"),
+        Ok(Ok(())) => {}
+    }
     tracing::info!(worker = %name, "worker stopped");
     Ok(())
 }

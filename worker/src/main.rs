@@ -10,5 +10,5 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = shared::telemetry::init("worker", config.log.log_format);
     let shutdown = tokio_util::sync::CancellationToken::new();
     shared::signals::cancel_on_signal(shutdown.clone());
-    worker::run(config, shutdown).await
+    worker::run(config, shutdown, None).await
 }

@@ -32,6 +32,7 @@ pub enum JobError {
 /// What a job needs from the process.
 #[derive(Debug, Clone)]
 pub struct ScanContext {
+    pub metrics: std::sync::Arc<crate::metrics::WorkerMetrics>,
     pub store: Store,
     pub arm: ArmClient,
     pub keys: KeyRing,

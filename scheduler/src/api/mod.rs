@@ -1,7 +1,8 @@
 //! The HTTP API (axum, documented with utoipa): connections and their status, results and
 //! history, rescans, organizations' tokens and audit trail, and the check catalogue.
 //!
-//! Every route but the health probes and `/openapi.json` needs a bearer token (see [`auth`]).
+//! Every route but the health probes, `/metrics` and `/openapi.json` needs a bearer token (see
+//! [`auth`]).
 //! Routes are versioned under `/v1`. A caller never sees another organization's data: such a
 //! connection answers 404 exactly like a missing one. The OpenAPI document is generated from the
 //! handlers' annotations, served at `/openapi.json`, and kept in `scheduler/openapi.json`.
@@ -102,7 +103,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: ApiState) -> Router {
     let (api, doc) = documented().split_for_parts();
     let doc = Arc::new(doc);
+    let metrics = state.control.metrics.clone();
     api.route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(|State(state): State<ApiState>| async move { state.control.metrics.base.render() }),
+        )
         .route("/readyz", get(ready))
         .route(
             "/openapi.json",
@@ -111,6 +117,10 @@ pub fn router(state: ApiState) -> Router {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::count_requests,
+        ))
         .with_state(state)
 }
 

@@ -96,6 +96,112 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Inspect or replay dead-lettered messages (talks to RabbitMQ directly).
+    DeadLetters(Box<DeadLettersArgs>),
+    /// Stored client secrets (talks to Redis directly).
+    Secrets(Box<SecretsArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct DeadLettersArgs {
+    #[command(subcommand)]
+    pub action: DeadLettersAction,
+    #[command(flatten)]
+    pub broker: shared::config::BrokerArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersAction {
+    /// Show the dead-lettered messages of a queue and why (they stay where they are).
+    List {
+        /// The queue whose dead letters to show, e.g. `scan.jobs.ondemand`.
+        #[arg(long)]
+        queue: String,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move dead-lettered messages back to their queue (after fixing the cause).
+    Replay {
+        #[arg(long)]
+        queue: String,
+        #[arg(long, default_value_t = usize::MAX)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsArgs {
+    #[command(subcommand)]
+    pub action: SecretsAction,
+    #[command(flatten)]
+    pub redis: shared::config::RedisArgs,
+    #[command(flatten)]
+    pub secrets: shared::config::SecretArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsAction {
+    /// Re-encrypt every stored client secret with the first key of FLEET_SECRET_KEYS (after
+    /// prepending a new key), so the old key can be removed.
+    Reseal,
+}
+
+/// Runs an operator subcommand that talks to the broker or the store directly.
+pub async fn run_admin(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::DeadLetters(args) => {
+            let broker = shared::broker::Broker::connect(
+                args.broker.amqp_url.clone(),
+                shared::broker::Topology::new(&args.broker.queue_prefix),
+                "scheduler-cli",
+            )
+            .await?;
+            match args.action {
+                DeadLettersAction::List { queue, limit, json } => {
+                    let letters = crate::admin::list_dead_letters(&broker, &queue, limit).await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&letters)?);
+                    } else {
+                        let rows = letters
+                            .iter()
+                            .map(|l| {
+                                vec![
+                                    l.message_id.clone().unwrap_or_else(|| "-".into()),
+                                    l.kind.clone().unwrap_or_else(|| "-".into()),
+                                    l.bytes.to_string(),
+                                    l.reason.clone(),
+                                ]
+                            })
+                            .collect();
+                        output::print_table(&["MESSAGE ID", "TYPE", "BYTES", "REASON"], rows);
+                    }
+                }
+                DeadLettersAction::Replay { queue, limit } => {
+                    let n = crate::admin::replay_dead_letters(&broker, &queue, limit).await?;
+                    println!("{n} message(s) moved back to {queue}");
+                }
+            }
+            broker.close().await;
+            Ok(())
+        }
+        Command::Secrets(args) => match args.action {
+            SecretsAction::Reseal => {
+                let store =
+                    shared::store::Store::connect(&args.redis.redis_url, &args.redis.key_prefix)
+                        .await?;
+                let (resealed, current) =
+                    crate::admin::reseal_secrets(&store, &args.secrets.secret_keys).await?;
+                println!(
+                    "{resealed} secret(s) re-sealed with key {}; {current} already were",
+                    args.secrets.secret_keys.active_key_id()
+                );
+                Ok(())
+            }
+        },
+        _ => anyhow::bail!("not an operator command"),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,7 +234,9 @@ pub enum TokensCommand {
 pub async fn run_client(command: Command, api: &ApiArgs) -> anyhow::Result<()> {
     let client = Client::new(api)?;
     match command {
-        Command::Serve(_) => anyhow::bail!("serve is not a client command"),
+        Command::Serve(_) | Command::DeadLetters(_) | Command::Secrets(_) => {
+            anyhow::bail!("not a client command")
+        }
         Command::Connections(c) => connections::run(&client, c).await,
         Command::Rescan {
             id,

@@ -19,11 +19,13 @@ use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
 use secrecy::ExposeSecret;
 use serde_json::Value;
+use tracing::Instrument;
 use url::Url;
 
 use super::errors::ArmError;
 use super::limiter::{ReadLimiter, Scope, subscription_of};
 use super::token::{Principal, TokenProvider};
+use crate::metrics::{AzureMetrics, status_class};
 
 /// Retry settings for ARM calls.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +69,7 @@ pub struct ArmClient {
     tokens: TokenProvider,
     retry: RetrySettings,
     limiter: Option<ReadLimiter>,
+    metrics: Arc<AzureMetrics>,
 }
 
 impl ArmClient {
@@ -76,7 +79,15 @@ impl ArmClient {
             tokens,
             retry,
             limiter: None,
+            metrics: Arc::new(AzureMetrics::unregistered()),
         }
+    }
+
+    /// Counts requests, 429s, retries and limiter waits in `metrics` (token counts too).
+    pub fn with_metrics(mut self, metrics: Arc<AzureMetrics>) -> Self {
+        self.tokens = self.tokens.with_metrics(metrics.clone());
+        self.metrics = metrics;
+        self
     }
 
     /// Every request first takes a token from the fleet-wide budget.
@@ -195,6 +206,61 @@ impl ArmSession {
     }
 
     async fn get_with_retries(&self, url: &str) -> Result<Value, ArmError> {
+        let template = path_template(
+            Url::parse(url)
+                .map(|u| u.path().to_string())
+                .unwrap_or_default()
+                .as_str(),
+        );
+        let span = tracing::info_span!(
+            "arm_call",
+            otel.kind = "client",
+            http.request.method = "GET",
+            url.template = %template,
+            http.response.status_code = tracing::field::Empty,
+            azure.error_code = tracing::field::Empty,
+            retries = tracing::field::Empty,
+            throttled = tracing::field::Empty,
+            limiter_wait_ms = tracing::field::Empty,
+        );
+        let (retries0, throttled0, waited0) = (
+            self.stats.retries.load(Ordering::Relaxed),
+            self.stats.throttled.load(Ordering::Relaxed),
+            self.stats.limiter_wait_ms.load(Ordering::Relaxed),
+        );
+        let result = self
+            .get_with_retries_inner(url)
+            .instrument(span.clone())
+            .await;
+        span.record(
+            "retries",
+            self.stats.retries.load(Ordering::Relaxed) - retries0,
+        );
+        span.record(
+            "throttled",
+            self.stats.throttled.load(Ordering::Relaxed) - throttled0,
+        );
+        span.record(
+            "limiter_wait_ms",
+            self.stats.limiter_wait_ms.load(Ordering::Relaxed) - waited0,
+        );
+        match &result {
+            Ok(_) => {
+                span.record("http.response.status_code", 200);
+            }
+            Err(e) => {
+                if let Some(status) = e.status {
+                    span.record("http.response.status_code", status);
+                }
+                if let Some(code) = &e.code {
+                    span.record("azure.error_code", code.as_str());
+                }
+            }
+        }
+        result
+    }
+
+    async fn get_with_retries_inner(&self, url: &str) -> Result<Value, ArmError> {
         let settings = self.client.retry;
         let backoff = ExponentialBuilder::default()
             .with_min_delay(settings.min_delay)
@@ -215,6 +281,7 @@ impl ArmSession {
             })
             .notify(|err, wait| {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                self.client.metrics.arm_retries.inc();
                 tracing::warn!(
                     url = %strip_query(url),
                     wait_ms = wait.as_millis() as u64,
@@ -260,6 +327,10 @@ impl ArmSession {
             self.stats
                 .limiter_wait_ms
                 .fetch_add(waited.as_millis() as u64, Ordering::Relaxed);
+            self.client
+                .metrics
+                .limiter_wait
+                .inc_by(waited.as_secs_f64());
         }
         let token = self
             .client
@@ -280,8 +351,26 @@ impl ArmSession {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| ArmError::network(format!("{}: {}", strip_query(url), error_chain(&e))))?;
+            .map_err(|e| {
+                self.client
+                    .metrics
+                    .arm_requests
+                    .with_label_values(&["error"])
+                    .inc();
+                ArmError::network(format!("{}: {}", strip_query(url), error_chain(&e)))
+            })?;
         let status = response.status().as_u16();
+        let metrics = &self.client.metrics;
+        metrics
+            .arm_requests
+            .with_label_values(&[status_class(status)])
+            .inc();
+        metrics
+            .arm_request_duration
+            .observe(started.elapsed().as_secs_f64());
+        if status == 429 {
+            metrics.arm_throttled.inc();
+        }
         let headers = response.headers().clone();
         let request_id = header_str(&headers, "x-ms-request-id");
         let body = response
@@ -346,6 +435,32 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// An ARM path with its ids replaced by placeholders, for span names and metrics:
+/// `/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Storage/storageAccounts/{name}/fileServices/{name}`.
+pub fn path_template(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut out = Vec::with_capacity(segments.len());
+    let mut after_provider = None::<usize>;
+    for (i, segment) in segments.iter().enumerate() {
+        let previous = i.checked_sub(1).map(|p| segments[p].to_ascii_lowercase());
+        let templated = match previous.as_deref() {
+            Some("subscriptions") => "{subscriptionId}".to_string(),
+            Some("resourcegroups") => "{resourceGroupName}".to_string(),
+            Some("providers") => {
+                after_provider = Some(i);
+                segment.to_string()
+            }
+            _ => match after_provider {
+                // After the namespace: type, name, type, name, ...
+                Some(ns) if (i - ns) % 2 == 0 => "{name}".to_string(),
+                _ => segment.to_string(),
+            },
+        };
+        out.push(templated);
+    }
+    format!("/{}", out.join("/"))
+}
+
 /// The URL without its query (no api-version noise or skip tokens in logs).
 pub fn strip_query(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
@@ -366,6 +481,30 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn paths_become_templates() {
+        assert_eq!(
+            path_template("/subscriptions/abc/providers/Microsoft.Storage/storageAccounts"),
+            "/subscriptions/{subscriptionId}/providers/Microsoft.Storage/storageAccounts"
+        );
+        assert_eq!(
+            path_template(
+                "/subscriptions/abc/resourceGroups/rg1/providers/Microsoft.Storage/storageAccounts/sa1/fileServices/default"
+            ),
+            "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Storage/storageAccounts/{name}/fileServices/{name}"
+        );
+        assert_eq!(
+            path_template(
+                "/subscriptions/abc/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/nw/flowLogs"
+            ),
+            "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/networkWatchers/{name}/flowLogs"
+        );
+        assert_eq!(
+            path_template("/subscriptions/abc"),
+            "/subscriptions/{subscriptionId}"
+        );
+    }
 
     #[test]
     fn retry_after_reads_every_form() {

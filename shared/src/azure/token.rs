@@ -139,6 +139,7 @@ pub struct TokenProvider {
     http: reqwest::Client,
     credentials: Arc<Mutex<HashMap<CredentialKey, CredentialEntry>>>,
     stats: Arc<TokenStats>,
+    metrics: Arc<crate::metrics::AzureMetrics>,
 }
 
 impl TokenProvider {
@@ -148,7 +149,14 @@ impl TokenProvider {
             http,
             credentials: Arc::default(),
             stats: Arc::default(),
+            metrics: Arc::new(crate::metrics::AzureMetrics::unregistered()),
         }
+    }
+
+    /// Counts token requests, cache hits and failures in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::AzureMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn stats(&self) -> &TokenStats {
@@ -171,13 +179,26 @@ impl TokenProvider {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         let before = entry.transport.requests.load(Ordering::Relaxed);
         let result = entry.credential.get_token(&[scope], None).await;
-        if entry.transport.requests.load(Ordering::Relaxed) == before {
+        let sent = entry
+            .transport
+            .requests
+            .load(Ordering::Relaxed)
+            .saturating_sub(before);
+        if sent == 0 {
             self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+            self.metrics.token_cache_hits.inc();
+        } else {
+            self.metrics.token_requests.inc_by(sent);
         }
         let token = result.map_err(|e| {
             // Requests of one credential are serialised by its token cache, so the last error
             // response its transport saw is this call's.
-            TokenError::from_azure(&e, entry.transport.last_error())
+            let error = TokenError::from_azure(&e, entry.transport.last_error());
+            self.metrics
+                .token_failures
+                .with_label_values(&[error.diagnosis.as_str()])
+                .inc();
+            error
         })?;
         let expires_on = chrono::DateTime::from_timestamp(token.expires_on.unix_timestamp(), 0)
             .unwrap_or_else(chrono::Utc::now);
@@ -327,6 +348,23 @@ pub enum TokenDiagnosis {
 }
 
 impl TokenDiagnosis {
+    /// The machine name, as in JSON and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenDiagnosis::WrongSecret => "wrong_secret",
+            TokenDiagnosis::ExpiredSecret => "expired_secret",
+            TokenDiagnosis::AppNotFound => "app_not_found",
+            TokenDiagnosis::AppDisabled => "app_disabled",
+            TokenDiagnosis::TenantNotFound => "tenant_not_found",
+            TokenDiagnosis::MalformedTenant => "malformed_tenant",
+            TokenDiagnosis::BlockedByConditionalAccess => "blocked_by_conditional_access",
+            TokenDiagnosis::WrongCloud => "wrong_cloud",
+            TokenDiagnosis::Configuration => "configuration",
+            TokenDiagnosis::Transient => "transient",
+            TokenDiagnosis::Unknown => "unknown",
+        }
+    }
+
     /// What the customer should do, in the words of the troubleshooting guide.
     pub fn remediation(self) -> &'static str {
         match self {

@@ -271,6 +271,14 @@ impl Store {
         Ok(out)
     }
 
+    /// Every organization that has (or had) connections.
+    pub async fn organizations(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut orgs: Vec<String> = conn.smembers(self.keys.organizations()).await?;
+        orgs.sort();
+        Ok(orgs)
+    }
+
     /// Removes a connection and everything stored about it (results, history, schedule).
     pub async fn delete_connection(&self, record: &ConnectionRecord) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();

@@ -65,7 +65,17 @@ impl std::io::Write for CaptureWriter {
     }
 }
 
-/// Installs log capture (debug level for the fleet's own crates) once per test binary.
+fn span_exporter() -> &'static opentelemetry_sdk::trace::InMemorySpanExporter {
+    static EXPORTER: OnceLock<opentelemetry_sdk::trace::InMemorySpanExporter> = OnceLock::new();
+    EXPORTER.get_or_init(opentelemetry_sdk::trace::InMemorySpanExporter::default)
+}
+
+/// Every span the process finished since it started (all tests of this binary).
+pub fn finished_spans() -> Vec<opentelemetry_sdk::trace::SpanData> {
+    span_exporter().get_finished_spans().unwrap_or_default()
+}
+
+/// Installs log and span capture (debug level for the fleet's own crates) once per test binary.
 pub fn init_logging() {
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {
@@ -73,11 +83,13 @@ pub fn init_logging() {
         let filter = tracing_subscriber::EnvFilter::new(
             "info,shared=debug,worker=debug,scheduler=debug,azure_core=debug,azure_identity=debug,lapin=warn,azure_emulator=warn",
         );
-        let guard = shared::telemetry::init_with_writer(
+        let exporter = span_exporter().clone();
+        let guard = shared::telemetry::init_with(
             "e2e",
             LogFormat::Json,
             move || writer.clone(),
             filter,
+            move |builder| builder.with_simple_exporter(exporter),
         );
         std::mem::forget(guard);
     });
@@ -90,12 +102,16 @@ pub struct Fleet {
     pub api: SocketAddr,
     pub operator_token: String,
     pub keys: KeyRing,
+    /// The key ring as configured (`test:<base64>`), for key-rotation tests.
+    pub key_spec: String,
     pub store: Store,
     pub topology: Topology,
     ca_file: PathBuf,
     shutdown: CancellationToken,
     tasks: tokio::task::JoinSet<anyhow::Result<()>>,
     http: reqwest::Client,
+    /// Addresses of the workers' metrics and health endpoints.
+    pub worker_metrics: Vec<SocketAddr>,
 }
 
 /// How to start a fleet.
@@ -128,7 +144,8 @@ impl Fleet {
         let emulator = azure_emulator::start(scenario, EmulatorOptions::default()).await?;
         let ca_file = std::env::temp_dir().join(format!("{prefix}emulator-ca.pem"));
         std::fs::write(&ca_file, emulator.ca_pem())?;
-        let keys = KeyRing::parse(&KeyRing::generate_key("test"))?;
+        let key_spec = KeyRing::generate_key("test");
+        let keys = KeyRing::parse(&key_spec)?;
         let operator_token = format!("op-{}", Uuid::new_v4().simple());
         let store = Store::connect(&url(REDIS_URL), &prefix).await?;
         let shutdown = CancellationToken::new();
@@ -163,6 +180,7 @@ impl Fleet {
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 operator_token: operator_token.clone(),
                 plan_interval_secs: options.plan_interval_secs,
+                census_interval_secs: 0.2,
                 ingest_prefetch: 16,
                 scan_on_create: options.scan_on_create,
             };
@@ -179,6 +197,7 @@ impl Fleet {
             api,
             operator_token,
             keys,
+            key_spec,
             store,
             ca_file,
             shutdown,
@@ -186,11 +205,17 @@ impl Fleet {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()?,
+            worker_metrics: Vec::new(),
         };
         for i in 0..options.workers {
             let config = fleet.worker_config(&format!("worker-{i}"), options.worker_concurrency);
             let token = fleet.shutdown.clone();
-            fleet.tasks.spawn(worker::run(config, token));
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            fleet.tasks.spawn(worker::run(config, token, Some(tx)));
+            let addr = tokio::time::timeout(Duration::from_secs(30), rx)
+                .await
+                .context("worker did not start")??;
+            fleet.worker_metrics.push(addr);
         }
         Ok(fleet)
     }
@@ -221,6 +246,7 @@ impl Fleet {
             job_timeout_secs: 120,
             shutdown_grace_secs: 20,
             worker_name: Some(format!("{}{name}", self.prefix)),
+            metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
     /// A control plane of this fleet (as another scheduler replica would have).
@@ -239,6 +265,7 @@ impl Fleet {
             shared::azure::RetrySettings::default(),
         );
         Ok(scheduler::lifecycle::Control {
+            metrics: std::sync::Arc::new(scheduler::metrics::SchedulerMetrics::new()),
             store,
             publisher: shared::broker::Publisher::new(broker),
             arm,

@@ -24,7 +24,11 @@ async fn a_stopping_worker_finishes_running_jobs_and_takes_no_new_ones() {
     .await
     .expect("fleet");
     let stop = CancellationToken::new();
-    let worker = tokio::spawn(worker::run(fleet.worker_config("lone", 2), stop.clone()));
+    let worker = tokio::spawn(worker::run(
+        fleet.worker_config("lone", 2),
+        stop.clone(),
+        None,
+    ));
 
     let (id, scan) = fleet.create_demo_connection(&secret).await.expect("create");
     let scan = scan.expect("first scan");
