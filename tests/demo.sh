@@ -62,7 +62,8 @@ echo "==> starting the scheduler and two workers"
 "$bin/scheduler" serve >"$run_dir/scheduler.log" 2>&1 &
 pids+=($!)
 for i in 1 2; do
-  FLEET_WORKER_NAME="demo-worker-$i" "$bin/worker" >"$run_dir/worker-$i.log" 2>&1 &
+  FLEET_WORKER_NAME="demo-worker-$i" FLEET_METRICS_LISTEN=127.0.0.1:0 \
+    "$bin/worker" >"$run_dir/worker-$i.log" 2>&1 &
   pids+=($!)
 done
 wait_for "$run_dir/scheduler.log" '"HTTP API listening"'

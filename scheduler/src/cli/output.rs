@@ -52,11 +52,11 @@ pub fn print_connection(c: &Value) {
     ] {
         let value = c.pointer(pointer).unwrap_or(&Value::Null);
         if !value.is_null() || !matches!(label, "problem" | "what to do") {
-            println!("{label:>20}: {}", text(value));
+            println!("{label:>24}: {}", text(value));
         }
     }
     if let Some(access) = c.pointer("/status/access") {
-        println!("{:>20}: {}", "roles", text(&access["roles"]));
+        println!("{:>24}: {}", "roles", text(&access["roles"]));
         for s in access["services"].as_array().into_iter().flatten() {
             let readable = s["readable"].as_bool().unwrap_or(false);
             let detail = if readable {
@@ -64,7 +64,7 @@ pub fn print_connection(c: &Value) {
             } else {
                 format!("cannot read: missing {}", text(&s["missing_actions"]))
             };
-            println!("{:>20}: {detail}", text(&s["name"]));
+            println!("{:>24}: {detail}", text(&s["name"]));
         }
     }
 }
