@@ -54,12 +54,16 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 pub struct EmulatorOptions {
     /// The address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Extra names for the server certificate besides `localhost` and `127.0.0.1` (the host
+    /// name clients use, e.g. `azure-emulator` in a compose network).
+    pub tls_names: Vec<String>,
 }
 
 impl Default for EmulatorOptions {
     fn default() -> Self {
         EmulatorOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls_names: Vec::new(),
         }
     }
 }
@@ -68,7 +72,7 @@ impl Default for EmulatorOptions {
 /// returns.
 pub async fn start(scenario: Scenario, options: EmulatorOptions) -> anyhow::Result<EmulatorHandle> {
     let world = world::World::new(scenario).context("invalid scenario")?;
-    let tls = tls::generate().context("generating certificates")?;
+    let tls = tls::generate(&options.tls_names).context("generating certificates")?;
     let config = RustlsConfig::from_pem(tls.chain_pem.into_bytes(), tls.key_pem.into_bytes())
         .await
         .context("configuring TLS")?;

@@ -25,6 +25,10 @@ struct Args {
     /// Where to write the CA certificate (PEM) that clients must trust.
     #[arg(long)]
     ca_out: Option<PathBuf>,
+    /// Another name for the server certificate (repeat; e.g. the host name in a container
+    /// network). `localhost` and `127.0.0.1` are always included.
+    #[arg(long = "tls-name")]
+    tls_names: Vec<String>,
 }
 
 #[tokio::main]
@@ -43,6 +47,7 @@ async fn main() -> anyhow::Result<()> {
     let emulator = azure_emulator::start(
         scenario,
         EmulatorOptions {
+            tls_names: args.tls_names,
             listen: args.listen,
         },
     )

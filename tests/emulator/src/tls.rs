@@ -21,7 +21,9 @@ pub(crate) struct TlsMaterial {
     pub(crate) key_pem: String,
 }
 
-pub(crate) fn generate() -> anyhow::Result<TlsMaterial> {
+/// Generates the CA and a server certificate for `localhost`, `127.0.0.1` and `extra_names`
+/// (host names the emulator is reached by, e.g. `azure-emulator` inside a compose network).
+pub(crate) fn generate(extra_names: &[String]) -> anyhow::Result<TlsMaterial> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).context("CA parameters")?;
     ca_params
         .distinguished_name
@@ -44,6 +46,20 @@ pub(crate) fn generate() -> anyhow::Result<TlsMaterial> {
     leaf_params
         .subject_alt_names
         .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+    for name in extra_names
+        .iter()
+        .filter(|n| !n.is_empty() && *n != "localhost")
+    {
+        let san = match name.parse::<std::net::IpAddr>() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName(
+                name.clone()
+                    .try_into()
+                    .with_context(|| format!("{name:?} is not a DNS name"))?,
+            ),
+        };
+        leaf_params.subject_alt_names.push(san);
+    }
     leaf_params
         .distinguished_name
         .push(DnType::CommonName, "localhost");
@@ -68,7 +84,8 @@ pub(crate) fn generate() -> anyhow::Result<TlsMaterial> {
 mod tests {
     #[test]
     fn makes_pem() {
-        let material = super::generate().expect("certificates");
+        let material = super::generate(&["azure-emulator".to_string(), "10.0.0.5".to_string()])
+            .expect("certificates");
         assert!(material.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         assert_eq!(material.chain_pem.matches("BEGIN CERTIFICATE").count(), 2);
         assert!(material.key_pem.contains("PRIVATE KEY"));
