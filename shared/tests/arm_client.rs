@@ -343,3 +343,43 @@ async fn the_limiter_follows_what_azure_says_is_left() {
     );
     clean_redis(&prefix).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_provider_limits_pace_requests_before_azure_has_to() {
+    // Storage allows 100 account lists per 5 minutes: the 101st waits for a token (~3 s).
+    let client = redis::Client::open("redis://127.0.0.1:6379/").expect("redis url");
+    let conn = redis::aio::ConnectionManager::new(client)
+        .await
+        .expect("redis");
+    let prefix = format!("limiter-test-{}:", Uuid::new_v4().simple());
+    let limiter = shared::azure::limiter::ReadLimiter::new(conn, &prefix);
+    let scope = shared::azure::limiter::Scope {
+        principal: "tenant/client".into(),
+        subscription: Some(SUB.into()),
+        model: shared::azure::cloud::ThrottleModel::TokenBucket,
+    };
+    let list = storage_list();
+    let mut waited = Duration::ZERO;
+    for _ in 0..100 {
+        waited += limiter.acquire(&scope, &list).await;
+    }
+    // The first 100 lists only waited on the subscription bucket (250 burst): nothing.
+    assert!(waited < Duration::from_millis(100), "{waited:?}");
+    let started = Instant::now();
+    limiter.acquire(&scope, &list).await;
+    let wait = started.elapsed();
+    assert!(
+        wait >= Duration::from_millis(2500) && wait < Duration::from_secs(6),
+        "{wait:?}"
+    );
+    // Other reads are not held back by the storage list budget.
+    let started = Instant::now();
+    limiter
+        .acquire(
+            &scope,
+            &format!("/subscriptions/{SUB}/providers/Microsoft.Network/networkSecurityGroups"),
+        )
+        .await;
+    assert!(started.elapsed() < Duration::from_millis(500));
+    clean_redis(&prefix).await;
+}

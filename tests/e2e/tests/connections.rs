@@ -532,3 +532,72 @@ async fn bad_input_gets_field_level_errors_and_stores_nothing() {
     assert_eq!(err["fields"][0]["field"], "subscription_id");
     fleet.shutdown().await.expect("cleanup");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_connection_without_a_completed_scan_for_a_week_is_stale() {
+    let (w, ids) = world("{{now+365d}}");
+    let fleet = start(w).await;
+    let body = form(
+        &fleet,
+        "contoso",
+        &ids["tenant"],
+        &ids["good"],
+        &ids["sub"],
+        GOOD,
+    );
+    let (_, saved) = fleet
+        .call(reqwest::Method::POST, "/v1/connections", Some(body))
+        .await
+        .expect("create");
+    let id = Uuid::parse_str(saved["connection"]["id"].as_str().expect("id")).expect("uuid");
+    let scan = Uuid::parse_str(saved["scan_id"].as_str().expect("scan")).expect("uuid");
+    fleet
+        .wait_for_scan(id, scan, Duration::from_secs(30))
+        .await
+        .expect("scan");
+    let state = || async {
+        let (_, c) = fleet
+            .call(reqwest::Method::GET, &format!("/v1/connections/{id}"), None)
+            .await
+            .expect("get");
+        c["status"]["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(state().await, "active");
+    // Eight days pass without a completed scan.
+    let mut redis = fleet.store.redis();
+    let eight_days_ago = (chrono::Utc::now() - chrono::Duration::days(8)).to_rfc3339();
+    let _: () = redis::cmd("HSET")
+        .arg(fleet.store.keys().status(id))
+        .arg("last_completed_scan_at")
+        .arg(&eight_days_ago)
+        .query_async(&mut redis)
+        .await
+        .expect("age the last scan");
+    assert_eq!(state().await, "stale");
+    // The census counts it, for the dashboards and the stale-connections alert.
+    e2e::wait_until(
+        "the census to count the stale connection",
+        Duration::from_secs(5),
+        || async {
+            let text = reqwest::get(fleet.api_url("/metrics"))
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("text");
+            text.lines().any(|l| l == "fleet_connections_stale 1")
+        },
+    )
+    .await;
+    // The next completed scan makes it active again.
+    let scan = fleet.rescan(id, None).await.expect("rescan");
+    fleet
+        .wait_for_scan(id, scan, Duration::from_secs(30))
+        .await
+        .expect("scan");
+    assert_eq!(state().await, "active");
+    fleet.shutdown().await.expect("cleanup");
+}

@@ -1,0 +1,241 @@
+//! The command line as operators and customers use it, run as the real `scheduler` binary
+//! against a running fleet: tables for people, `--json` for scripts, field errors for bad input,
+//! and never the secret in its output.
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::OnceLock;
+
+use e2e::{Fleet, FleetOptions, demo_scenario_json, demo_with_unique_secret};
+use serde_json::Value;
+
+/// The `scheduler` binary of this workspace, built if needed.
+fn scheduler_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+            let status = std::process::Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "-p", "scheduler", "--bin", "scheduler"])
+                .current_dir(&root)
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building the scheduler binary");
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root.join("target"));
+            target.join("debug").join("scheduler")
+        })
+        .clone()
+}
+
+struct Cli<'a> {
+    fleet: &'a Fleet,
+    token: String,
+    secret: String,
+}
+
+impl Cli<'_> {
+    fn run(&self, args: &[&str]) -> Output {
+        let output = std::process::Command::new(scheduler_binary())
+            .args(args)
+            .env("FLEET_API_URL", format!("http://{}", self.fleet.api))
+            .env("FLEET_API_TOKEN", &self.token)
+            .env("FLEET_AMQP_URL", e2e::AMQP_URL)
+            .env("FLEET_QUEUE_PREFIX", &self.fleet.prefix)
+            .env("AZ_CLIENT_SECRET", &self.secret)
+            .output()
+            .expect("the CLI runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            !text.contains(&self.secret),
+            "the secret in the CLI's output: {args:?}"
+        );
+        output
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        serde_json::from_str(&self.ok(&args)).expect("--json prints JSON")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn operators_and_customers_use_the_cli() {
+    let (scenario, secret) = demo_with_unique_secret();
+    let fleet = Fleet::start(scenario, FleetOptions::default())
+        .await
+        .expect("fleet");
+    let operator = Cli {
+        fleet: &fleet,
+        token: fleet.operator_token.clone(),
+        secret: secret.clone(),
+    };
+
+    // The operator gives Contoso its token.
+    let created = operator.json(&[
+        "tokens",
+        "create",
+        "--organization",
+        "contoso",
+        "--name",
+        "portal",
+    ]);
+    let token = created["token"].as_str().expect("token").to_string();
+    assert!(
+        operator
+            .ok(&["tokens", "list", "--organization", "contoso"])
+            .contains("portal")
+    );
+    let customer = Cli {
+        fleet: &fleet,
+        token,
+        secret: secret.clone(),
+    };
+
+    // The customer fills the integration form on the command line and waits for the first scan.
+    let demo = demo_scenario_json();
+    let cloud = fleet.cloud_json().to_string();
+    let tenant = demo["subscriptions"][0]["tenant_id"]
+        .as_str()
+        .expect("tenant")
+        .to_string();
+    let client = demo["tenants"][0]["applications"][0]["client_id"]
+        .as_str()
+        .expect("client")
+        .to_string();
+    let sub = demo["subscriptions"][0]["id"]
+        .as_str()
+        .expect("sub")
+        .to_string();
+    let add = |client_id: &str| {
+        vec![
+            "connections".to_string(),
+            "add".into(),
+            "--name".into(),
+            "Contoso Production".into(),
+            "--tenant-id".into(),
+            tenant.clone(),
+            "--client-id".into(),
+            client_id.to_string(),
+            "--subscription-id".into(),
+            sub.clone(),
+            "--client-secret-env".into(),
+            "AZ_CLIENT_SECRET".into(),
+            "--regions".into(),
+            "eastus,westeurope".into(),
+            "--cloud-json".into(),
+            cloud.clone(),
+        ]
+    };
+    // A malformed client id: the field and the problem, nothing stored.
+    let bad: Vec<String> = add("not-a-guid");
+    let output = customer.run(&bad.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("client_id: must be a GUID"), "{stderr}");
+
+    let mut good = add(&client);
+    good.extend(["--wait".to_string(), "--timeout".into(), "60".into()]);
+    let out = customer.ok(&good.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.contains("storage.min_tls_12") && out.contains("stlegacylogs"),
+        "{out}"
+    );
+    assert!(out.contains("Failed - Access Denied"), "{out}");
+    let id = out
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("connection ")
+                .and_then(|r| r.strip_suffix(" created"))
+        })
+        .expect("the connection id")
+        .to_string();
+
+    let list = customer.ok(&["connections", "list"]);
+    assert!(
+        list.contains("Contoso Production") && list.contains("active"),
+        "{list}"
+    );
+    assert_eq!(
+        customer
+            .json(&["connections", "list"])
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    let show = customer.ok(&["connections", "show", &id]);
+    assert!(
+        show.contains("state: active") && show.contains("Storage Accounts: readable"),
+        "{show}"
+    );
+    assert!(customer.ok(&["next-scan", &id]).contains("weekly slot:"));
+
+    let rescan = customer.ok(&[
+        "rescan",
+        &id,
+        "--service",
+        "nsg",
+        "--wait",
+        "--timeout",
+        "60",
+    ]);
+    assert!(rescan.contains("nsg.rdp_internet"), "{rescan}");
+    assert_eq!(
+        customer.json(&["results", &id]).as_array().map(Vec::len),
+        Some(17)
+    );
+
+    let updated = customer.ok(&[
+        "connections",
+        "update",
+        &id,
+        "--name",
+        "Contoso Prod (EU)",
+        "--client-secret-env",
+        "AZ_CLIENT_SECRET",
+    ]);
+    assert!(updated.contains("updated"), "{updated}");
+    let validated = customer.json(&["connections", "validate", &id]);
+    assert_eq!(validated["name"], "Contoso Prod (EU)");
+    assert!(
+        customer
+            .ok(&["audit", "--organization", "contoso"])
+            .contains("connection.secret_rotated")
+    );
+
+    // Operators look at dead letters straight on the broker.
+    let queue = format!("{}scan.jobs.ondemand", fleet.prefix);
+    assert!(
+        operator
+            .ok(&["dead-letters", "list", "--queue", &queue])
+            .contains("MESSAGE ID")
+    );
+
+    assert!(
+        customer
+            .ok(&["connections", "delete", &id])
+            .contains("deleted")
+    );
+    assert_eq!(
+        customer.json(&["connections", "list"]),
+        serde_json::json!([])
+    );
+    fleet.shutdown().await.expect("cleanup");
+}
