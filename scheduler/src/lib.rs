@@ -155,6 +155,7 @@ pub async fn run(
         }
     });
     while tasks.join_next().await.is_some() {}
+    publisher.close().await;
     broker.close().await;
     tracing::info!("scheduler stopped");
     Ok(())

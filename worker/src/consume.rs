@@ -81,8 +81,8 @@ pub async fn run(
         let (delivery, queue) = tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
-            Some(d) = ondemand.recv() => (d, ondemand_queue.clone()),
-            Some(d) = scheduled.recv() => (d, scheduled_queue.clone()),
+            Some(d) = ondemand.deliveries.recv() => (d, ondemand_queue.clone()),
+            Some(d) = scheduled.deliveries.recv() => (d, scheduled_queue.clone()),
             else => break,
         };
         let (publisher, ctx) = (publisher.clone(), ctx.clone());
@@ -96,8 +96,8 @@ pub async fn run(
     while running.try_join_next().is_some() {}
     tracing::info!(in_flight = running.len(), "stopping: no new jobs taken");
     stop_consuming.cancel();
-    return_unstarted(&mut ondemand).await;
-    return_unstarted(&mut scheduled).await;
+    return_unstarted(&mut ondemand.deliveries).await;
+    return_unstarted(&mut scheduled.deliveries).await;
     let drained = tokio::time::timeout(settings.shutdown_grace, async {
         while running.join_next().await.is_some() {}
     })
@@ -109,11 +109,16 @@ pub async fn run(
         );
         running.shutdown().await;
     }
+    // Every delivery is acked or returned: the consumers' channels may close now.
+    ondemand.finish().await;
+    scheduled.finish().await;
+    publisher.close().await;
 }
 
+/// Returns to the broker what arrived but was not started (the consumer is already cancelled,
+/// so this ends once the buffer is empty).
 async fn return_unstarted(rx: &mut mpsc::Receiver<Delivery>) {
-    rx.close();
-    while let Some(delivery) = rx.recv().await {
+    while let Ok(Some(delivery)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
         requeue(&delivery).await;
     }
 }

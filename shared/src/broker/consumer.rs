@@ -34,25 +34,53 @@ pub struct ConsumerSpec {
     pub priority: Option<i32>,
 }
 
-/// Starts consuming; deliveries arrive on the returned receiver until `shutdown` fires.
+/// A running consumer: its deliveries, and the means to end it cleanly.
+#[derive(Debug)]
+pub struct Subscription {
+    /// Deliveries, until the consumer is cancelled (then `recv` returns `None`).
+    pub deliveries: mpsc::Receiver<Delivery>,
+    release: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Subscription {
+    /// Ends the subscription once its deliveries are all acked or returned: the channel they
+    /// arrived on is closed only now, so acks of work finished after `shutdown` still land.
+    pub async fn finish(self) {
+        self.release.cancel();
+        drop(self.deliveries);
+        if tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("consumer did not stop in time");
+        }
+    }
+}
+
+/// Starts consuming; deliveries arrive until `shutdown` fires, which cancels the consumer at the
+/// broker (no new deliveries) but keeps its channel open until [`Subscription::finish`].
 pub fn spawn_consumer(
     broker: Arc<Broker>,
     spec: ConsumerSpec,
     shutdown: CancellationToken,
-) -> mpsc::Receiver<Delivery> {
+) -> Subscription {
     let (tx, rx) = mpsc::channel(usize::from(spec.prefetch.max(1)));
-    tokio::spawn(async move {
+    let release = CancellationToken::new();
+    let released = release.clone();
+    let task = tokio::spawn(async move {
         let mut failures: u32 = 0;
+        let mut open_channel = None;
         while !shutdown.is_cancelled() {
             match consume_once(&broker, &spec, &tx, &shutdown).await {
-                Ok(()) => failures = 0,
+                Ok(channel) => {
+                    open_channel = Some(channel);
+                    break;
+                }
                 Err(e) => {
                     failures = failures.saturating_add(1);
                     tracing::warn!(queue = %spec.queue, error = %e, "consumer interrupted; reconnecting");
                 }
-            }
-            if tx.is_closed() {
-                break;
             }
             let wait = Duration::from_millis(200 * u64::from(failures.min(25)));
             tokio::select! {
@@ -60,17 +88,31 @@ pub fn spawn_consumer(
                 _ = tokio::time::sleep(wait) => {}
             }
         }
+        // No more deliveries: the receiver sees the end once it has drained what arrived.
+        drop(tx);
+        released.cancelled().await;
+        if let Some(channel) = open_channel
+            && channel.status().connected()
+        {
+            let _ = channel.close(200, "consumer finished".into()).await;
+        }
         tracing::debug!(queue = %spec.queue, "consumer stopped");
     });
-    rx
+    Subscription {
+        deliveries: rx,
+        release,
+        task,
+    }
 }
 
+/// Consumes until `shutdown` (returns the still-open channel, consumer cancelled) or until
+/// the channel or connection fails (returns the error).
 async fn consume_once(
     broker: &Broker,
     spec: &ConsumerSpec,
     tx: &mpsc::Sender<Delivery>,
     shutdown: &CancellationToken,
-) -> Result<(), String> {
+) -> Result<lapin::Channel, String> {
     let channel = broker.channel().await.map_err(|e| e.to_string())?;
     channel
         .basic_qos(spec.prefetch, BasicQosOptions { global: false })
@@ -95,13 +137,13 @@ async fn consume_once(
         tokio::select! {
             _ = shutdown.cancelled() => {
                 let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
-                return Ok(());
+                return Ok(channel);
             }
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
                     if tx.send(delivery).await.is_err() {
                         let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
-                        return Ok(());
+                        return Ok(channel);
                     }
                 }
                 Some(Err(e)) => return Err(e.to_string()),
@@ -124,9 +166,9 @@ pub async fn serve_queue<H, Fut>(
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let parallel = usize::from(spec.prefetch.max(1));
-    let mut deliveries = spawn_consumer(broker, spec, shutdown);
+    let mut subscription = spawn_consumer(broker, spec, shutdown);
     let mut running = tokio::task::JoinSet::new();
-    while let Some(delivery) = deliveries.recv().await {
+    while let Some(delivery) = subscription.deliveries.recv().await {
         while running.len() >= parallel {
             running.join_next().await;
         }
@@ -134,6 +176,7 @@ pub async fn serve_queue<H, Fut>(
         while running.try_join_next().is_some() {}
     }
     while running.join_next().await.is_some() {}
+    subscription.finish().await;
 }
 
 /// Acknowledges a delivery. A failure means the channel is gone and the broker will redeliver;

@@ -8,6 +8,8 @@ pub mod publisher;
 pub mod topology;
 
 pub use connection::{Broker, BrokerError};
-pub use consumer::{ConsumerSpec, ack, dead_letter, requeue, serve_queue, spawn_consumer};
+pub use consumer::{
+    ConsumerSpec, Subscription, ack, dead_letter, requeue, serve_queue, spawn_consumer,
+};
 pub use publisher::{Outgoing, Publisher};
 pub use topology::{Topology, routing};

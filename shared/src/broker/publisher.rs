@@ -147,6 +147,15 @@ impl Publisher {
         Ok(ch)
     }
 
+    /// Closes the publishing channel (before the connection closes, on shutdown).
+    pub async fn close(&self) {
+        if let Some(channel) = self.channel.lock().await.take()
+            && channel.status().connected()
+        {
+            let _ = channel.close(200, "publisher finished".into()).await;
+        }
+    }
+
     async fn reset(&self) {
         *self.channel.lock().await = None;
     }
