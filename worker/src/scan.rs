@@ -90,7 +90,28 @@ pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<ScanResult, Job
         .collect();
     let evaluate_ms = evaluate_started.elapsed().as_millis() as u64;
 
-    Ok(ScanResult {
+    let arm = ArmUsage {
+        requests: collected.requests,
+        throttled: collected.throttled,
+        retries: collected.retries,
+        limiter_wait_ms: collected.limiter_wait_ms,
+        collect_ms,
+        evaluate_ms,
+        collections: collected.usage,
+    };
+    Ok(result_of(ctx, job, started_at, arm, results, None))
+}
+
+/// The result message of `job`.
+fn result_of(
+    ctx: &ScanContext,
+    job: &ScanJob,
+    started_at: chrono::DateTime<Utc>,
+    arm: ArmUsage,
+    checks: Vec<CheckResult>,
+    connection_error: Option<ConnectionError>,
+) -> ScanResult {
+    ScanResult {
         schema: ScanResult::SCHEMA.to_string(),
         version: MESSAGE_VERSION,
         job_id: job.job_id,
@@ -102,18 +123,10 @@ pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<ScanResult, Job
         started_at,
         finished_at: Utc::now(),
         worker: ctx.worker_name.clone(),
-        arm: ArmUsage {
-            requests: collected.requests,
-            throttled: collected.throttled,
-            retries: collected.retries,
-            limiter_wait_ms: collected.limiter_wait_ms,
-            collect_ms,
-            evaluate_ms,
-            collections: collected.usage,
-        },
-        checks: results,
-        connection_error: None,
-    })
+        arm,
+        checks,
+        connection_error,
+    }
 }
 
 /// Every check ends in Error with the sign-in diagnosis; the result names the connection error
@@ -129,33 +142,27 @@ fn unauthenticated_result(
         "Could not sign in to Azure as the connection's service principal: {}",
         error.diagnosis.remediation()
     );
-    ScanResult {
-        schema: ScanResult::SCHEMA.to_string(),
-        version: MESSAGE_VERSION,
-        job_id: job.job_id,
-        scan_id: job.scan_id,
-        organization_id: job.organization_id.clone(),
-        connection_id: job.connection_id,
-        service: job.service.clone(),
-        trigger: job.trigger,
+    let results = service
+        .checks
+        .iter()
+        .map(|c| CheckResult {
+            check_id: c.meta.id.to_string(),
+            status: checks::CheckStatus::Error,
+            reason: reason.clone(),
+            missing_permission: None,
+            findings: Vec::new(),
+        })
+        .collect();
+    let connection_error =
+        (!error.diagnosis.is_transient()).then(|| ConnectionError::from_token_error(error));
+    result_of(
+        ctx,
+        job,
         started_at,
-        finished_at: Utc::now(),
-        worker: ctx.worker_name.clone(),
-        arm: ArmUsage::default(),
-        checks: service
-            .checks
-            .iter()
-            .map(|c| CheckResult {
-                check_id: c.meta.id.to_string(),
-                status: checks::CheckStatus::Error,
-                reason: reason.clone(),
-                missing_permission: None,
-                findings: Vec::new(),
-            })
-            .collect(),
-        connection_error: (!error.diagnosis.is_transient())
-            .then(|| ConnectionError::from_token_error(error)),
-    }
+        ArmUsage::default(),
+        results,
+        connection_error,
+    )
 }
 
 /// The connection's service principal, its secret opened in memory only.

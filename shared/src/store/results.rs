@@ -172,6 +172,7 @@ impl Store {
         let id = result.connection_id;
         if let Some(error) = &result.connection_error
             && let Some(state) = super::ConnectionState::from_token_diagnosis(error.diagnosis)
+            && !self.validated_since(id, result.started_at).await?
         {
             // Before the results, so the script does not mark the scan's connection active.
             let diagnosis = super::Diagnosis {
@@ -253,6 +254,16 @@ impl Store {
                 scan_completed: false,
             },
         })
+    }
+
+    /// Whether the connection was validated after `t` (a sign-in failure seen by a job that
+    /// started before the customer rotated the secret must not undo the new validation).
+    async fn validated_since(&self, id: Uuid, t: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let validated: Option<String> = conn.hget(self.keys.status(id), "validated_at").await?;
+        Ok(validated
+            .and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
+            .is_some_and(|v| v.with_timezone(&Utc) > t))
     }
 
     /// Latest result of every check of a connection, sorted by check id.
