@@ -92,13 +92,16 @@ pub async fn run(
         config.azure.extra_ca_file.as_deref(),
         config.azure.request_timeout(),
     )?;
-    let arm = ArmClient::new(
-        http.clone(),
-        TokenProvider::new(http),
-        RetrySettings::default(),
-    )
-    .with_limiter(ReadLimiter::new(store.redis(), &config.redis.key_prefix))
-    .with_metrics(metrics.base.azure.clone());
+    // Validation answers an HTTP request: a few quick retries, not a scan's patience.
+    let validation_retries = RetrySettings {
+        max_retries: 2,
+        min_delay: Duration::from_millis(300),
+        max_delay: Duration::from_secs(3),
+        max_retry_after: Duration::from_secs(10),
+    };
+    let arm = ArmClient::new(http.clone(), TokenProvider::new(http), validation_retries)
+        .with_limiter(ReadLimiter::new(store.redis(), &config.redis.key_prefix))
+        .with_metrics(metrics.base.azure.clone());
     let control = lifecycle::Control {
         metrics: metrics.clone(),
         store: store.clone(),

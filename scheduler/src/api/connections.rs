@@ -189,11 +189,15 @@ pub async fn list(
     if !caller.may_access(&org) {
         return Err(ApiError::NotFound);
     }
-    let mut out = Vec::new();
-    for record in state.control.store.connections_of(&org).await? {
-        out.push(view_of(&state, record).await?);
-    }
-    Ok(Json(out))
+    let records = state.control.store.connections_of(&org).await?;
+    let statuses = state.control.store.statuses(&records, Utc::now()).await?;
+    Ok(Json(
+        records
+            .into_iter()
+            .zip(statuses)
+            .map(|(record, status)| view(record, status))
+            .collect(),
+    ))
 }
 
 /// A connection and its status (never its secret).

@@ -32,6 +32,8 @@ use crate::config::SensitiveUrl;
 pub enum StoreError {
     #[error("Redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("unexpected Redis reply: {0}")]
+    Reply(#[from] redis::ParsingError),
     #[error("stored value at {key} is not valid: {reason}")]
     Corrupt { key: String, reason: String },
     #[error("cannot encode a value: {0}")]
