@@ -51,9 +51,11 @@ impl Keys {
         self.conn(id, "fp")
     }
 
-    /// Stream per check: one entry each time the check's result changes.
-    pub fn history(&self, id: Uuid, check_id: &str) -> String {
-        self.conn(id, &format!("history:{check_id}"))
+    /// Stream: one entry each time one of the connection's check results changes (the check id
+    /// is a field). One stream per connection, not per check: a stream's fixed overhead (~4 KiB)
+    /// would otherwise dominate, as most checks change rarely.
+    pub fn history(&self, id: Uuid) -> String {
+        self.conn(id, "history")
     }
 
     /// Stream: one summary entry per ingested job.

@@ -98,7 +98,7 @@ pub fn fingerprint(result: &CheckResult) -> String {
 
 const INGEST_SCRIPT: &str = r#"
 -- KEYS: 1 jobs zset, 2 latest hash, 3 fingerprint hash, 4 status hash, 5 scans stream,
---       6 scan progress hash, 7.. history stream per check (same order as the checks in ARGV)
+--       6 scan progress hash, 7 history stream
 -- ARGV: 1 job id, 2 finished ms, 3 service, 4 summary json, 5 history min id, 6 jobs cutoff ms,
 --       7 finished at (rfc3339), 8 scan id, 9 n checks, then per check: id, status, fp, body
 local job_id = ARGV[1]
@@ -125,7 +125,7 @@ for i = 1, n do
     if prev_status then redis.call('HINCRBY', KEYS[4], 'count:' .. prev_status, -1) end
     redis.call('HINCRBY', KEYS[4], 'count:' .. status, 1)
     if prev_status ~= status or prev_fp ~= fp then
-      redis.call('XADD', KEYS[6 + i], 'MINID', '~', ARGV[5], '*',
+      redis.call('XADD', KEYS[7], 'MINID', '~', ARGV[5], '*', 'check_id', check_id,
         'scan_id', ARGV[8], 'job_id', job_id, 'status', status, 'fingerprint', fp,
         'finished_at', ARGV[7], 'result', body)
     end
@@ -155,6 +155,22 @@ if redis.call('HEXISTS', KEYS[6], field) == 1 then
 end
 return 1 + completed
 "#;
+
+fn history_entry(entry: redis::streams::StreamId) -> HistoryEntry {
+    let text = |name: &str| entry.get::<String>(name);
+    HistoryEntry {
+        scan_id: text("scan_id").and_then(|v| Uuid::parse_str(&v).ok()),
+        job_id: text("job_id").and_then(|v| Uuid::parse_str(&v).ok()),
+        status: text("status")
+            .and_then(|v| serde_json::from_value(serde_json::Value::String(v)).ok()),
+        finished_at: text("finished_at")
+            .and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
+            .map(|t| t.with_timezone(&Utc)),
+        fingerprint: text("fingerprint").unwrap_or_default(),
+        result: text("result").and_then(|v| serde_json::from_str(&v).ok()),
+        id: entry.id,
+    }
+}
 
 #[derive(Serialize)]
 struct ScanSummary<'a> {
@@ -215,10 +231,8 @@ impl Store {
             .key(self.keys.fingerprints(id))
             .key(self.keys.status(id))
             .key(self.keys.scans(id))
-            .key(self.keys.scan(id, result.scan_id));
-        for check in &result.checks {
-            invocation.key(self.keys.history(id, &check.check_id));
-        }
+            .key(self.keys.scan(id, result.scan_id))
+            .key(self.keys.history(id));
         invocation
             .arg(result.job_id.to_string())
             .arg(finished_ms)
@@ -281,42 +295,43 @@ impl Store {
             .collect()
     }
 
-    /// A check's history, newest first.
+    /// A check's history, newest first: its entries of the connection's history stream, read
+    /// backwards a page at a time until `limit` are found.
     pub async fn history(
         &self,
         id: Uuid,
         check_id: &str,
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
+        const PAGE: usize = 500;
         let mut conn = self.conn.clone();
-        let reply: StreamRangeReply = conn
-            .xrevrange_count(self.keys.history(id, check_id), "+", "-", limit)
-            .await?;
-        Ok(reply
-            .ids
-            .into_iter()
-            .map(|entry| {
-                let text = |name: &str| entry.get::<String>(name);
-                HistoryEntry {
-                    scan_id: text("scan_id").and_then(|v| Uuid::parse_str(&v).ok()),
-                    job_id: text("job_id").and_then(|v| Uuid::parse_str(&v).ok()),
-                    status: text("status")
-                        .and_then(|v| serde_json::from_value(serde_json::Value::String(v)).ok()),
-                    finished_at: text("finished_at")
-                        .and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
-                        .map(|t| t.with_timezone(&Utc)),
-                    fingerprint: text("fingerprint").unwrap_or_default(),
-                    result: text("result").and_then(|v| serde_json::from_str(&v).ok()),
-                    id: entry.id,
+        let key = self.keys.history(id);
+        let mut out = Vec::new();
+        let mut end = "+".to_string();
+        loop {
+            let reply: StreamRangeReply = conn.xrevrange_count(&key, &end, "-", PAGE).await?;
+            let page = reply.ids.len();
+            let mut last = None;
+            for entry in reply.ids {
+                last = Some(entry.id.clone());
+                if entry.get::<String>("check_id").as_deref() == Some(check_id) {
+                    out.push(history_entry(entry));
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
                 }
-            })
-            .collect())
+            }
+            match last {
+                // Continue below the oldest id seen (exclusive range).
+                Some(id) if page == PAGE => end = format!("({id}"),
+                _ => return Ok(out),
+            }
+        }
     }
 
     /// Number of entries in a check's history.
     pub async fn history_len(&self, id: Uuid, check_id: &str) -> Result<usize, StoreError> {
-        let mut conn = self.conn.clone();
-        Ok(conn.xlen(self.keys.history(id, check_id)).await?)
+        Ok(self.history(id, check_id, usize::MAX).await?.len())
     }
 
     /// Number of ingested job results (scan summaries) of a connection.
