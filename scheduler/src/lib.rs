@@ -80,7 +80,12 @@ pub async fn run(
         anyhow::bail!("the operator token must be at least 16 characters");
     }
     let metrics = std::sync::Arc::new(metrics::SchedulerMetrics::new());
-    let store = Store::connect(&config.redis.redis_url, &config.redis.key_prefix).await?;
+    let store = Store::connect_with(
+        &config.redis.redis_url,
+        config.redis.redis_cluster,
+        &config.redis.key_prefix,
+    )
+    .await?;
     let broker = Broker::connect(
         config.broker.amqp_url.clone(),
         Topology::new(&config.broker.queue_prefix),

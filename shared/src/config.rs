@@ -23,22 +23,29 @@ impl SensitiveUrl {
 
     /// The URL with its password replaced by `***`.
     pub fn redacted(&self) -> String {
-        match Url::parse(&self.0) {
-            Ok(mut url) if url.password().is_some() => {
-                let _ = url.set_password(Some("***"));
-                url.to_string()
-            }
-            Ok(url) => url.to_string(),
-            Err(_) => "<unparseable url>".to_string(),
-        }
+        self.0
+            .split(',')
+            .map(|part| match Url::parse(part.trim()) {
+                Ok(mut url) if url.password().is_some() => {
+                    let _ = url.set_password(Some("***"));
+                    url.to_string()
+                }
+                Ok(url) => url.to_string(),
+                Err(_) => "<unparseable url>".to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
 impl FromStr for SensitiveUrl {
     type Err = String;
 
+    /// One URL, or several separated by commas (cluster seed nodes); each must parse.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Url::parse(s.trim()).map_err(|e| format!("not a URL: {e}"))?;
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            Url::parse(part).map_err(|e| format!("not a URL: {e}"))?;
+        }
         Ok(Self(s.trim().to_string()))
     }
 }
@@ -73,13 +80,17 @@ pub struct BrokerArgs {
 /// Redis.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RedisArgs {
-    /// Redis URL (`redis://[:password@]host:port/db`, `rediss://` for TLS).
+    /// Redis URL (`redis://[:password@]host:port/db`, `rediss://` for TLS); for Redis Cluster,
+    /// comma-separated seed node URLs.
     #[arg(
         long,
         env = "FLEET_REDIS_URL",
         default_value = "redis://127.0.0.1:6379/"
     )]
     pub redis_url: SensitiveUrl,
+    /// Use the Redis Cluster client (implied by several URLs).
+    #[arg(long, env = "FLEET_REDIS_CLUSTER", default_value_t = false, action = clap::ArgAction::Set)]
+    pub redis_cluster: bool,
     /// Prefix of every Redis key.
     #[arg(long, env = "FLEET_KEY_PREFIX", default_value = "fleet:")]
     pub key_prefix: String,
@@ -142,6 +153,10 @@ mod tests {
         assert!(!format!("{url:?}").contains("p4ssw0rd"));
         assert!(!url.to_string().contains("p4ssw0rd"));
         assert!(url.expose().contains("p4ssw0rd"));
+        let nodes: SensitiveUrl = "redis://:pw1@a:7000, redis://:pw2@b:7001"
+            .parse()
+            .expect("nodes");
+        assert_eq!(nodes.redacted(), "redis://:***@a:7000,redis://:***@b:7001");
         assert!("not a url".parse::<SensitiveUrl>().is_err());
     }
 }

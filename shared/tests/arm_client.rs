@@ -347,8 +347,7 @@ async fn the_limiter_follows_what_azure_says_is_left() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_provider_limits_pace_requests_before_azure_has_to() {
     // Storage allows 100 account lists per 5 minutes: the 101st waits for a token (~3 s).
-    let client = redis::Client::open("redis://127.0.0.1:6379/").expect("redis url");
-    let conn = redis::aio::ConnectionManager::new(client)
+    let conn = shared::store::RedisConn::connect(&["redis://127.0.0.1:6379/"], false)
         .await
         .expect("redis");
     let prefix = format!("limiter-test-{}:", Uuid::new_v4().simple());

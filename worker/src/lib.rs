@@ -74,7 +74,12 @@ pub async fn run(
         config.azure.extra_ca_file.as_deref(),
         config.azure.request_timeout(),
     )?;
-    let store = Store::connect(&config.redis.redis_url, &config.redis.key_prefix).await?;
+    let store = Store::connect_with(
+        &config.redis.redis_url,
+        config.redis.redis_cluster,
+        &config.redis.key_prefix,
+    )
+    .await?;
     let arm = ArmClient::new(
         http.clone(),
         TokenProvider::new(http),

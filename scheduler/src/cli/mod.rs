@@ -188,9 +188,12 @@ pub async fn run_admin(command: Command) -> anyhow::Result<()> {
         }
         Command::Secrets(args) => match args.action {
             SecretsAction::Reseal => {
-                let store =
-                    shared::store::Store::connect(&args.redis.redis_url, &args.redis.key_prefix)
-                        .await?;
+                let store = shared::store::Store::connect_with(
+                    &args.redis.redis_url,
+                    args.redis.redis_cluster,
+                    &args.redis.key_prefix,
+                )
+                .await?;
                 let (resealed, current) =
                     crate::admin::reseal_secrets(&store, &args.secrets.secret_keys).await?;
                 println!(

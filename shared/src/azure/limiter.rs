@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::store::RedisConn;
 
 use super::cloud::ThrottleModel;
 
@@ -154,7 +154,7 @@ return 0
 /// The fleet-wide limiter (one per process, shared by all jobs).
 #[derive(Clone)]
 pub struct ReadLimiter {
-    redis: ConnectionManager,
+    redis: RedisConn,
     prefix: String,
 }
 
@@ -195,7 +195,7 @@ pub fn subscription_of(path: &str) -> Option<String> {
 }
 
 impl ReadLimiter {
-    pub fn new(redis: ConnectionManager, key_prefix: &str) -> Self {
+    pub fn new(redis: RedisConn, key_prefix: &str) -> Self {
         Self {
             redis,
             prefix: key_prefix.to_string(),

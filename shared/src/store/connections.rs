@@ -219,14 +219,14 @@ impl Store {
             )
             .query_async(&mut conn)
             .await?;
-        let _: () = redis::pipe()
-            .sadd(
+        self.batch(vec![
+            redis::Cmd::sadd(
                 self.keys.organization_connections(&record.organization_id),
                 record.id.to_string(),
-            )
-            .sadd(self.keys.organizations(), &record.organization_id)
-            .query_async(&mut conn)
-            .await?;
+            ),
+            redis::Cmd::sadd(self.keys.organizations(), &record.organization_id),
+        ])
+        .await?;
         Ok(())
     }
 
@@ -261,22 +261,20 @@ impl Store {
         let ids: Vec<String> = conn
             .smembers(self.keys.organization_connections(organization_id))
             .await?;
-        // One round trip for all records (a pipeline, not MGET: on Redis Cluster the records
-        // live in different slots).
-        let mut pipe = redis::pipe();
+        // One round trip for all records where the deployment allows (not MGET: on Redis
+        // Cluster the records live in different slots).
         let keys: Vec<String> = ids
             .iter()
             .filter_map(|s| Uuid::parse_str(s).ok())
             .map(|id| self.keys.record(id))
             .collect();
-        for key in &keys {
-            pipe.get(key);
-        }
-        let raw: Vec<Option<String>> = if keys.is_empty() {
-            Vec::new()
-        } else {
-            pipe.query_async(&mut conn).await?
-        };
+        let replies = self
+            .batch(keys.iter().map(redis::Cmd::get).collect())
+            .await?;
+        let raw: Vec<Option<String>> = replies
+            .into_iter()
+            .map(redis::from_redis_value)
+            .collect::<Result<_, _>>()?;
         let mut out = Vec::with_capacity(raw.len());
         for (key, json) in keys.into_iter().zip(raw) {
             let Some(json) = json else { continue };
@@ -302,25 +300,29 @@ impl Store {
     /// Removes a connection and everything stored about it (results, history, schedule).
     pub async fn delete_connection(&self, record: &ConnectionRecord) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let mut keys: Vec<String> = Vec::new();
-        let mut iter: redis::AsyncIter<String> = conn
-            .scan_match(self.keys.connection_pattern(record.id))
+        let scans: Vec<String> = conn.smembers(self.keys.scan_ids(record.id)).await?;
+        let mut keys = self.keys.connection_keys(record.id);
+        keys.extend(
+            scans
+                .iter()
+                .filter_map(|s| Uuid::parse_str(s).ok())
+                .map(|scan| self.keys.scan(record.id, scan)),
+        );
+        // All of the connection's keys share its hash tag: one atomic DEL, also on a cluster.
+        let _: () = redis::pipe()
+            .atomic()
+            .del(&keys)
+            .query_async(&mut conn)
             .await?;
-        while let Some(key) = iter.next_item().await {
-            keys.push(key?);
-        }
-        drop(iter);
-        let mut pipe = redis::pipe();
-        for key in &keys {
-            pipe.del(key);
-        }
-        pipe.srem(
-            self.keys.organization_connections(&record.organization_id),
-            record.id.to_string(),
-        )
-        .zrem(self.keys.schedule(), record.id.to_string())
-        .hdel(self.keys.schedule_claims(), record.id.to_string());
-        let _: () = pipe.query_async(&mut conn).await?;
+        self.batch(vec![
+            redis::Cmd::srem(
+                self.keys.organization_connections(&record.organization_id),
+                record.id.to_string(),
+            ),
+            redis::Cmd::zrem(self.keys.schedule(), record.id.to_string()),
+            redis::Cmd::hdel(self.keys.schedule_claims(), record.id.to_string()),
+        ])
+        .await?;
         Ok(())
     }
 
@@ -393,13 +395,15 @@ impl Store {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conn = self.conn.clone();
-        let mut pipe = redis::pipe();
+        let mut cmds = Vec::with_capacity(records.len() * 2);
         for record in records {
-            pipe.hgetall(self.keys.status(record.id))
-                .zscore(self.keys.schedule(), record.id.to_string());
+            cmds.push(redis::Cmd::hgetall(self.keys.status(record.id)));
+            cmds.push(redis::Cmd::zscore(
+                self.keys.schedule(),
+                record.id.to_string(),
+            ));
         }
-        let replies: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let replies = self.batch(cmds).await?;
         let mut out = Vec::with_capacity(records.len());
         for (record, pair) in records.iter().zip(replies.chunks(2)) {
             let fields: BTreeMap<String, String> = match pair.first() {

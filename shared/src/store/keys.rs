@@ -26,9 +26,24 @@ impl Keys {
         format!("{}{{conn:{id}}}:{suffix}", self.prefix)
     }
 
-    /// The pattern matching every key of one connection (for deletion).
-    pub fn connection_pattern(&self, id: Uuid) -> String {
-        format!("{}{{conn:{id}}}:*", self.prefix)
+    /// Every fixed key of one connection (scan progress keys are listed in [`Keys::scan_ids`]).
+    pub fn connection_keys(&self, id: Uuid) -> Vec<String> {
+        vec![
+            self.record(id),
+            self.status(id),
+            self.latest(id),
+            self.fingerprints(id),
+            self.history(id),
+            self.scans(id),
+            self.ingested_jobs(id),
+            self.scan_ids(id),
+        ]
+    }
+
+    /// Set: ids of the scans with a progress record (so deletion needs no SCAN, which Redis
+    /// Cluster cannot do across nodes).
+    pub fn scan_ids(&self, id: Uuid) -> String {
+        self.conn(id, "scanids")
     }
 
     /// JSON of the connection record (client secret sealed).

@@ -8,13 +8,12 @@
 mod audit;
 mod connections;
 mod keys;
+mod redis_conn;
 mod results;
 mod schedule;
 mod tokens;
 
 use std::time::Duration;
-
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use audit::AuditEvent;
 pub use connections::{
@@ -22,6 +21,7 @@ pub use connections::{
     ServiceAccess,
 };
 pub use keys::Keys;
+pub use redis_conn::RedisConn;
 pub use results::{HistoryEntry, IngestOutcome, ScanProgress, StoredCheckResult, fingerprint};
 pub use schedule::{Claim, WEEK_SECS, next_slot_after, slot_offset};
 pub use tokens::{ApiToken, token_digest};
@@ -57,7 +57,7 @@ impl Default for Retention {
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    conn: ConnectionManager,
+    conn: RedisConn,
     keys: Keys,
     retention: Retention,
 }
@@ -71,16 +71,25 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    /// Connects to Redis: `url` is one URL, or comma-separated cluster seed nodes.
     pub async fn connect(url: &SensitiveUrl, prefix: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url.expose())?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_response_timeout(Some(Duration::from_secs(10)))
-            .set_number_of_retries(6)
-            .set_max_delay(Duration::from_secs(2));
-        let conn = ConnectionManager::new_with_config(client, config).await?;
+        Self::connect_with(url, false, prefix).await
+    }
+
+    /// Connects, using the cluster client when `cluster` is set or several nodes are given.
+    pub async fn connect_with(
+        url: &SensitiveUrl,
+        cluster: bool,
+        prefix: &str,
+    ) -> Result<Self, StoreError> {
+        let urls: Vec<&str> = url
+            .expose()
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect();
         Ok(Self {
-            conn,
+            conn: RedisConn::connect(&urls, cluster).await?,
             keys: Keys::new(prefix),
             retention: Retention::default(),
         })
@@ -95,8 +104,8 @@ impl Store {
         &self.keys
     }
 
-    /// A connection for commands not wrapped here (tests, health checks).
-    pub fn redis(&self) -> ConnectionManager {
+    /// A connection for commands not wrapped here (limiter, tests, health checks).
+    pub fn redis(&self) -> RedisConn {
         self.conn.clone()
     }
 
@@ -105,5 +114,39 @@ impl Store {
         let mut conn = self.conn.clone();
         redis::cmd("PING").query_async::<String>(&mut conn).await?;
         Ok(())
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        self.conn.is_cluster()
+    }
+
+    /// Runs independent commands (keys in any slots) in as few round trips as the deployment
+    /// allows: one pipeline on a single server; concurrent commands on a cluster, where a
+    /// pipeline must stay within one slot. Replies come back in order.
+    pub(crate) async fn batch(
+        &self,
+        cmds: Vec<redis::Cmd>,
+    ) -> Result<Vec<redis::Value>, StoreError> {
+        if cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        if !conn.is_cluster() {
+            let mut pipe = redis::pipe();
+            for cmd in cmds {
+                pipe.add_command(cmd);
+            }
+            return Ok(pipe.query_async(&mut conn).await?);
+        }
+        use futures_util::StreamExt;
+        let replies: Vec<redis::RedisResult<redis::Value>> =
+            futures_util::stream::iter(cmds.into_iter().map(|cmd| {
+                let mut conn = conn.clone();
+                async move { cmd.query_async::<redis::Value>(&mut conn).await }
+            }))
+            .buffered(64)
+            .collect()
+            .await;
+        Ok(replies.into_iter().collect::<Result<Vec<_>, _>>()?)
     }
 }

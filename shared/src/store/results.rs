@@ -362,7 +362,9 @@ impl Store {
             serde_json::to_value(trigger)?.as_str().unwrap_or(""),
         )
         .hset_nx(&key, "created_at", Utc::now().to_rfc3339())
-        .expire(&key, SCAN_PROGRESS_TTL_SECS);
+        .expire(&key, SCAN_PROGRESS_TTL_SECS)
+        .sadd(self.keys.scan_ids(id), scan_id.to_string())
+        .expire(self.keys.scan_ids(id), SCAN_PROGRESS_TTL_SECS);
         let _: () = pipe.query_async(&mut conn).await?;
         Ok(())
     }

@@ -47,19 +47,18 @@ impl Store {
             created_at: Utc::now(),
         };
         let digest = token_digest(&token);
-        let mut conn = self.conn.clone();
-        let _: () = redis::pipe()
-            .set(
+        self.batch(vec![
+            redis::Cmd::set(
                 self.keys.api_token(&digest),
                 serde_json::to_string(&record)?,
-            )
-            .hset(
+            ),
+            redis::Cmd::hset(
                 self.keys.api_tokens_of(organization_id),
                 record.id.to_string(),
                 &digest,
-            )
-            .query_async(&mut conn)
-            .await?;
+            ),
+        ])
+        .await?;
         Ok((token, record))
     }
 
@@ -106,11 +105,11 @@ impl Store {
         let Some(digest) = digest else {
             return Ok(false);
         };
-        let _: () = redis::pipe()
-            .del(self.keys.api_token(&digest))
-            .hdel(&index, id.to_string())
-            .query_async(&mut conn)
-            .await?;
+        self.batch(vec![
+            redis::Cmd::del(self.keys.api_token(&digest)),
+            redis::Cmd::hdel(&index, id.to_string()),
+        ])
+        .await?;
         Ok(true)
     }
 }

@@ -127,8 +127,7 @@ impl Azure {
     }
 
     pub async fn arm_with_limiter(&self, prefix: &str) -> ArmClient {
-        let client = redis::Client::open("redis://127.0.0.1:6379/").expect("redis url");
-        let conn = redis::aio::ConnectionManager::new(client)
+        let conn = shared::store::RedisConn::connect(&["redis://127.0.0.1:6379/"], false)
             .await
             .expect("redis");
         self.arm().with_limiter(ReadLimiter::new(conn, prefix))

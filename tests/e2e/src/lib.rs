@@ -112,6 +112,7 @@ pub struct Fleet {
     http: reqwest::Client,
     /// Addresses of the workers' metrics and health endpoints.
     pub worker_metrics: Vec<SocketAddr>,
+    redis_args: RedisArgs,
 }
 
 /// How to start a fleet.
@@ -123,6 +124,8 @@ pub struct FleetOptions {
     /// Start the scheduler (API, planner, ingester, rescan consumer).
     pub scheduler: bool,
     pub plan_interval_secs: f64,
+    /// Another Redis (URL, or comma-separated cluster nodes) and whether it is a cluster.
+    pub redis: Option<(String, bool)>,
 }
 
 impl Default for FleetOptions {
@@ -133,6 +136,7 @@ impl Default for FleetOptions {
             scan_on_create: true,
             scheduler: true,
             plan_interval_secs: 0.5,
+            redis: None,
         }
     }
 }
@@ -147,7 +151,11 @@ impl Fleet {
         let key_spec = KeyRing::generate_key("test");
         let keys = KeyRing::parse(&key_spec)?;
         let operator_token = format!("op-{}", Uuid::new_v4().simple());
-        let store = Store::connect(&url(REDIS_URL), &prefix).await?;
+        let (redis_url, redis_cluster) = options
+            .redis
+            .clone()
+            .unwrap_or_else(|| (REDIS_URL.to_string(), false));
+        let store = Store::connect_with(&url(&redis_url), redis_cluster, &prefix).await?;
         let shutdown = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
 
@@ -156,7 +164,8 @@ impl Fleet {
             queue_prefix: prefix.clone(),
         };
         let redis = RedisArgs {
-            redis_url: url(REDIS_URL),
+            redis_url: url(&redis_url),
+            redis_cluster,
             key_prefix: prefix.clone(),
         };
         let secrets = SecretArgs {
@@ -206,6 +215,7 @@ impl Fleet {
                 .timeout(Duration::from_secs(30))
                 .build()?,
             worker_metrics: Vec::new(),
+            redis_args: redis.clone(),
         };
         for i in 0..options.workers {
             let config = fleet.worker_config(&format!("worker-{i}"), options.worker_concurrency);
@@ -227,10 +237,7 @@ impl Fleet {
                 amqp_url: url(AMQP_URL),
                 queue_prefix: self.prefix.clone(),
             },
-            redis: RedisArgs {
-                redis_url: url(REDIS_URL),
-                key_prefix: self.prefix.clone(),
-            },
+            redis: self.redis_args.clone(),
             secrets: SecretArgs {
                 secret_keys: self.keys.clone(),
             },
@@ -251,7 +258,12 @@ impl Fleet {
     }
     /// A control plane of this fleet (as another scheduler replica would have).
     pub async fn control(&self) -> anyhow::Result<scheduler::lifecycle::Control> {
-        let store = Store::connect(&url(REDIS_URL), &self.prefix).await?;
+        let store = Store::connect_with(
+            &self.redis_args.redis_url,
+            self.redis_args.redis_cluster,
+            &self.prefix,
+        )
+        .await?;
         let broker =
             shared::broker::Broker::connect(url(AMQP_URL), self.topology.clone(), "replica")
                 .await?;
@@ -499,7 +511,9 @@ impl Fleet {
                 .await?;
         }
         let _ = conn.close(200, "done".into()).await;
-        delete_keys(&self.store, &self.prefix).await?;
+        if !self.store.is_cluster() {
+            delete_keys(&self.store, &self.prefix).await?;
+        }
         let _ = std::fs::remove_file(&self.ca_file);
         self.emulator.shutdown().await;
         Ok(())
