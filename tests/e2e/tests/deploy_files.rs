@@ -2007,6 +2007,14 @@ fn kubernetes_manifests_are_complete_and_consistent() {
                     grace > shutdown + 10.0,
                     "worker: grace period must exceed FLEET_SHUTDOWN_GRACE_SECS with margin"
                 );
+                let job_bound = env
+                    .get("FLEET_JOB_TIMEOUT_SECS")
+                    .and_then(number)
+                    .unwrap_or(1200.0);
+                assert!(
+                    shutdown >= job_bound && grace > job_bound,
+                    "worker: termination must outlast a job's bound (FLEET_JOB_TIMEOUT_SECS)"
+                );
             }
             _ => unreachable!(),
         }
