@@ -64,6 +64,9 @@ pub struct SchedulerConfig {
     /// Seconds between counts of connections by state (for metrics).
     #[arg(long, env = "FLEET_CENSUS_INTERVAL_SECS", default_value_t = 60.0)]
     pub census_interval_secs: f64,
+    /// Days of check history kept (entries older than this are trimmed as new ones arrive).
+    #[arg(long, env = "FLEET_HISTORY_RETENTION_DAYS", default_value_t = 400)]
+    pub history_retention_days: u32,
     /// Scan a connection right after it is created.
     #[arg(long, env = "FLEET_SCAN_ON_CREATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub scan_on_create: bool,
@@ -85,7 +88,10 @@ pub async fn run(
         config.redis.redis_cluster,
         &config.redis.key_prefix,
     )
-    .await?;
+    .await?
+    .with_retention(shared::store::Retention {
+        history: Duration::from_secs(u64::from(config.history_retention_days.max(1)) * 24 * 3600),
+    });
     let broker = Broker::connect(
         config.broker.amqp_url.clone(),
         Topology::new(&config.broker.queue_prefix),

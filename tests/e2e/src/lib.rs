@@ -190,6 +190,7 @@ impl Fleet {
                 operator_token: operator_token.clone(),
                 plan_interval_secs: options.plan_interval_secs,
                 census_interval_secs: 0.2,
+                history_retention_days: 400,
                 ingest_prefetch: 16,
                 scan_on_create: options.scan_on_create,
             };
