@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -67,12 +68,14 @@ async fn view_of(state: &ApiState, record: ConnectionRecord) -> Result<Connectio
     Ok(view(record, status))
 }
 
-/// The connection if it exists and the caller may see it; 404 otherwise, either way.
+/// The connection if it exists and the caller may see it; 404 otherwise, either way (a
+/// malformed id names nothing, so it is a 404 too).
 async fn visible(
     state: &ApiState,
     caller: &Caller,
-    id: Uuid,
+    id: &str,
 ) -> Result<ConnectionRecord, ApiError> {
+    let id = super::input::path_id(id)?;
     state
         .control
         .store
@@ -174,14 +177,19 @@ pub struct ListQuery {
 #[utoipa::path(
     get, path = "/v1/connections", tag = "connections",
     params(ListQuery),
-    responses((status = 200, body = Vec<ConnectionView>), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 200, body = Vec<ConnectionView>),
+        (status = 400, description = "An operator token without organization_id", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub async fn list(
     State(state): State<ApiState>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Vec<ConnectionView>>, ApiError> {
+    let Query(query) = query?;
     let org = query
         .organization_id
         .or_else(|| caller.organization().map(str::to_string))
@@ -210,9 +218,9 @@ pub async fn list(
 pub async fn show(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> Result<Json<ConnectionView>, ApiError> {
-    let record = visible(&state, &caller, id).await?;
+    let record = visible(&state, &caller, &id).await?;
     Ok(Json(view_of(&state, record).await?))
 }
 
@@ -224,6 +232,7 @@ pub async fn show(
     request_body = UpdateConnection,
     responses(
         (status = 200, body = Saved),
+        (status = 400, description = "Not JSON", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 422, description = "Bad fields; nothing changed", body = ErrorBody),
     ),
@@ -232,10 +241,10 @@ pub async fn show(
 pub async fn update(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Saved>, ApiError> {
-    let before = visible(&state, &caller, id).await?;
+    let before = visible(&state, &caller, &id).await?;
     let changes: UpdateConnection = parse_body(&body)?;
     let mut c = Checker::default();
     let mut after = before.clone();
@@ -288,9 +297,9 @@ pub async fn update(
 pub async fn delete(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let record = visible(&state, &caller, id).await?;
+    let record = visible(&state, &caller, &id).await?;
     state.control.delete(&record, &caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -305,9 +314,9 @@ pub async fn delete(
 pub async fn validate(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> Result<Json<ConnectionView>, ApiError> {
-    let record = visible(&state, &caller, id).await?;
+    let record = visible(&state, &caller, &id).await?;
     let was_healthy = state
         .control
         .store
@@ -332,9 +341,9 @@ pub async fn validate(
 pub async fn results(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> Result<Json<Vec<StoredCheckResult>>, ApiError> {
-    let record = visible(&state, &caller, id).await?;
+    let record = visible(&state, &caller, &id).await?;
     Ok(Json(state.control.store.latest_results(record.id).await?))
 }
 
@@ -352,16 +361,21 @@ pub struct HistoryQuery {
         ("check_id" = String, Path, description = "Check id, e.g. storage.min_tls_12"),
         HistoryQuery
     ),
-    responses((status = 200, body = Vec<HistoryEntry>), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 200, body = Vec<HistoryEntry>),
+        (status = 400, description = "A malformed query", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub async fn history(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((id, check_id)): Path<(Uuid, String)>,
-    Query(query): Query<HistoryQuery>,
+    Path((id, check_id)): Path<(String, String)>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
-    let record = visible(&state, &caller, id).await?;
+    let Query(query) = query?;
+    let record = visible(&state, &caller, &id).await?;
     if shared::checks::check(&check_id).is_none() {
         return Err(ApiError::NotFound);
     }
@@ -390,6 +404,7 @@ pub struct RescanAccepted {
     request_body(content = Option<RescanBody>, description = "Services to scan; default all"),
     responses(
         (status = 202, body = RescanAccepted),
+        (status = 400, description = "Not JSON", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "The connection cannot be scanned now", body = ErrorBody),
         (status = 422, body = ErrorBody),
@@ -399,10 +414,10 @@ pub struct RescanAccepted {
 pub async fn rescan(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<RescanAccepted>), ApiError> {
-    let record = visible(&state, &caller, id).await?;
+    let record = visible(&state, &caller, &id).await?;
     let requested = if body.is_empty() {
         None
     } else {
@@ -457,13 +472,13 @@ pub async fn rescan(
 pub async fn scan_progress(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((id, scan_id)): Path<(Uuid, Uuid)>,
+    Path((id, scan_id)): Path<(String, String)>,
 ) -> Result<Json<ScanProgress>, ApiError> {
-    let record = visible(&state, &caller, id).await?;
+    let record = visible(&state, &caller, &id).await?;
     state
         .control
         .store
-        .scan_progress(record.id, scan_id)
+        .scan_progress(record.id, super::input::path_id(&scan_id)?)
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound)
@@ -487,9 +502,9 @@ pub struct NextScan {
 pub async fn next_scan(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
 ) -> Result<Json<NextScan>, ApiError> {
-    let record = visible(&state, &caller, id).await?;
+    let record = visible(&state, &caller, &id).await?;
     let status = state.control.store.status(&record, Utc::now()).await?;
     Ok(Json(NextScan {
         next_scan_at: status.next_scan_at,

@@ -48,6 +48,12 @@ impl ApiError {
     }
 }
 
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::BadRequest(e.body_text())
+    }
+}
+
 impl From<shared::store::StoreError> for ApiError {
     fn from(e: shared::store::StoreError) -> Self {
         ApiError::Internal(e.into())

@@ -12,6 +12,11 @@ use uuid::Uuid;
 
 use super::error::{ApiError, FieldError};
 
+/// An id in a path; a malformed one names nothing, so it is a 404 like a missing one.
+pub fn path_id(value: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(value.trim()).map_err(|_| ApiError::NotFound)
+}
+
 /// Parses a JSON body; a field of the wrong type or an unknown field is a field-level error.
 pub fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     if body.is_empty() {
@@ -45,21 +50,36 @@ fn strip_position(message: &str) -> String {
 #[serde(deny_unknown_fields)]
 pub struct CreateConnection {
     /// The organization; required for operator tokens, implied by organization tokens.
+    #[schema(pattern = r"^\s*[A-Za-z0-9_-]{1,64}\s*$")]
     pub organization_id: Option<String>,
     /// Connection name, e.g. "Production Azure Subscription".
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// The subscription id again (the form's "connection identifier"); must equal it if given.
+    #[schema(
+        pattern = r"^\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*$"
+    )]
     pub connection_identifier: Option<String>,
     /// The service principal's display name.
     #[serde(default)]
     pub credential_name: String,
-    /// Directory (tenant) id: a GUID or a verified domain name.
+    /// Directory (tenant) id: a GUID or a verified domain name. Surrounding spaces are trimmed.
+    #[schema(
+        pattern = r"^\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)\s*$"
+    )]
     pub tenant_id: String,
-    /// Application (client) id.
+    /// Application (client) id. Surrounding spaces are trimmed.
+    #[schema(
+        pattern = r"^\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*$"
+    )]
     pub client_id: String,
+    /// The subscription id. Unique per organization. Surrounding spaces are trimmed.
+    #[schema(
+        pattern = r"^\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*$"
+    )]
     pub subscription_id: String,
-    /// The client secret's value. Write-only: never returned.
-    #[schema(value_type = String, format = Password, write_only)]
+    /// The client secret's value. Write-only: never returned. Surrounding spaces are trimmed.
+    #[schema(value_type = String, format = Password, write_only, min_length = 1, max_length = 1024, pattern = r"\S")]
     pub client_secret: SecretString,
     /// Regions to monitor (Azure region names); empty = all.
     #[serde(default)]
@@ -75,14 +95,24 @@ pub struct CreateConnection {
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConnection {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     pub credential_name: Option<String>,
+    #[schema(
+        pattern = r"^\s*([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)\s*$"
+    )]
     pub tenant_id: Option<String>,
+    #[schema(
+        pattern = r"^\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*$"
+    )]
     pub client_id: Option<String>,
     /// The subscription of a connection cannot change (create another connection instead);
     /// given, it must equal the current one.
+    #[schema(
+        pattern = r"^\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\s*$"
+    )]
     pub subscription_id: Option<String>,
-    #[schema(value_type = Option<String>, format = Password, write_only)]
+    #[schema(value_type = Option<String>, format = Password, write_only, min_length = 1, max_length = 1024, pattern = r"\S")]
     pub client_secret: Option<SecretString>,
     pub regions: Option<Vec<String>>,
     pub selected_items: Option<Capabilities>,
@@ -102,6 +132,7 @@ pub struct RescanBody {
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     /// A label for people (shown in the audit trail).
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
 }
 

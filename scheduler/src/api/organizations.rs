@@ -3,12 +3,12 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use shared::store::{ApiToken, AuditEvent};
-use uuid::Uuid;
 
 use super::ApiState;
 use super::auth::Caller;
@@ -37,7 +37,12 @@ fn operator_only(caller: &Caller) -> Result<(), ApiError> {
     post, path = "/v1/organizations/{organization_id}/tokens", tag = "organizations",
     params(("organization_id" = String, Path)),
     request_body = CreateToken,
-    responses((status = 201, body = CreatedToken), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses(
+        (status = 201, body = CreatedToken),
+        (status = 400, description = "Not JSON", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub async fn create_token(
@@ -50,10 +55,7 @@ pub async fn create_token(
     let form: CreateToken = parse_body(&body)?;
     let mut c = Checker::default();
     let org = c.organization(&organization_id);
-    let name = c.trim("name", &form.name);
-    if name.is_empty() {
-        c.problem("name", "required");
-    }
+    let name = c.name(&form.name);
     c.finish()?;
     let (token, record) = state
         .control
@@ -110,9 +112,10 @@ pub async fn list_tokens(
 pub async fn revoke_token(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((organization_id, token_id)): Path<(String, Uuid)>,
+    Path((organization_id, token_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     operator_only(&caller)?;
+    let token_id = super::input::path_id(&token_id)?;
     if !state
         .control
         .store
@@ -149,15 +152,20 @@ pub struct AuditQuery {
 #[utoipa::path(
     get, path = "/v1/organizations/{organization_id}/audit", tag = "organizations",
     params(("organization_id" = String, Path), AuditQuery),
-    responses((status = 200, body = Vec<AuditEvent>), (status = 404, body = ErrorBody)),
+    responses(
+        (status = 200, body = Vec<AuditEvent>),
+        (status = 400, description = "A malformed query", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub async fn audit(
     State(state): State<ApiState>,
     caller: Caller,
     Path(organization_id): Path<String>,
-    Query(query): Query<AuditQuery>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
+    let Query(query) = query?;
     if !caller.may_access(&organization_id) {
         return Err(ApiError::NotFound);
     }
