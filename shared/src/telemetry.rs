@@ -144,8 +144,3 @@ pub fn follow_trace_context(span: &tracing::Span, headers: Option<&FieldTable>) 
         opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
     let _ = span.set_parent(parent);
 }
-
-/// The `traceparent` header of a message, if it has one.
-pub fn traceparent(headers: Option<&FieldTable>) -> Option<String> {
-    headers.and_then(|h| HeaderExtractor(h).get("traceparent").map(str::to_string))
-}

@@ -144,10 +144,6 @@ impl ArmError {
         self.class == ErrorClass::Transient
     }
 
-    pub fn is_throttled(&self) -> bool {
-        self.status == Some(429)
-    }
-
     /// The form the check layer understands.
     pub fn to_fetch_error(&self, permission: &str) -> FetchError {
         match self.class {

@@ -550,9 +550,6 @@ fn first_line(text: &str) -> String {
         .collect()
 }
 
-/// Default lifetime assumed when the token response says nothing usable.
-pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
-
 #[cfg(test)]
 mod tests {
     use super::*;
