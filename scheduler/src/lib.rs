@@ -110,9 +110,15 @@ pub async fn run(
         max_delay: Duration::from_secs(3),
         max_retry_after: Duration::from_secs(10),
     };
-    let arm = ArmClient::new(http.clone(), TokenProvider::new(http), validation_retries)
-        .with_limiter(ReadLimiter::new(store.redis(), &config.redis.key_prefix))
-        .with_metrics(metrics.base.azure.clone());
+    let arm = ArmClient::new(
+        http.clone(),
+        TokenProvider::new(http).with_max_body(config.azure.azure_max_body_bytes),
+        validation_retries,
+    )
+    .with_limiter(ReadLimiter::new(store.redis(), &config.redis.key_prefix))
+    .with_max_body(config.azure.azure_max_body_bytes)
+    .with_clouds(config.azure.cloud_registry().await?)
+    .with_metrics(metrics.base.azure.clone());
     let control = lifecycle::Control {
         metrics: metrics.clone(),
         store: store.clone(),

@@ -66,8 +66,18 @@ pub async fn validate(
     record: &ConnectionRecord,
     secret: SecretString,
 ) -> Validation {
+    let endpoints = match arm.clouds().resolve(&record.cloud) {
+        Ok(endpoints) => endpoints,
+        Err(e) => {
+            return Validation::failed(
+                ConnectionState::AuthenticationFailed,
+                format!("The connection's cloud is not available: {e}"),
+                "Choose a built-in cloud or one the operator registered.",
+            );
+        }
+    };
     let principal = Principal {
-        endpoints: record.cloud.endpoints(),
+        endpoints,
         tenant_id: record.tenant_id.clone(),
         client_id: record.client_id.clone(),
         secret,
@@ -227,9 +237,11 @@ async fn access_report(
     let mut roles = Vec::new();
     let (mut reader, mut security_reader) = (false, false);
     if let Some(oid) = object_id {
-        let filter = format!("principalId%20eq%20%27{oid}%27");
-        let url = session.url(
-            &format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments?$filter={filter}"),
+        // The OData literal's quotes are doubled; the whole value is encoded with the query.
+        let filter = format!("principalId eq '{}'", oid.replace('\'', "''"));
+        let url = session.url_with_query(
+            &format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments"),
+            &[("$filter", &filter)],
             AUTHORIZATION_API,
         );
         for assignment in session.list(&url).await.unwrap_or_default() {

@@ -119,9 +119,36 @@ pub struct AzureArgs {
     /// Timeout of one HTTP request to Azure, in seconds.
     #[arg(long, env = "FLEET_AZURE_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
     pub azure_request_timeout_secs: u64,
+    /// Largest response body read from Entra ID, Resource Manager or Graph, in bytes; a larger
+    /// one fails that request (the collection's checks are Error).
+    #[arg(long, env = "FLEET_AZURE_MAX_BODY_BYTES", default_value_t = crate::azure::http::DEFAULT_MAX_BODY_BYTES)]
+    pub azure_max_body_bytes: usize,
+    /// The operator's registered clouds, as JSON: `{"name": {"authority_host": "https://...",
+    /// "resource_manager": "https://...", "arm_audience": ..., "regions": [...],
+    /// "throttle_model": "hourly", "allow_private_addresses": false}}`.
+    #[arg(long, env = "FLEET_CLOUDS")]
+    pub clouds: Option<String>,
+    /// A file holding the registered clouds' JSON (instead of `FLEET_CLOUDS`).
+    #[arg(long, env = "FLEET_CLOUDS_FILE")]
+    pub clouds_file: Option<String>,
 }
 
 impl AzureArgs {
+    /// The registered clouds, checked (URL rules, and the addresses their hosts resolve to).
+    pub async fn cloud_registry(&self) -> anyhow::Result<crate::azure::cloud::CloudRegistry> {
+        use anyhow::Context;
+        let json = match (&self.clouds, &self.clouds_file) {
+            (Some(_), Some(_)) => anyhow::bail!("set FLEET_CLOUDS or FLEET_CLOUDS_FILE, not both"),
+            (Some(json), None) => json.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read FLEET_CLOUDS_FILE {path}"))?,
+            (None, None) => return Ok(Default::default()),
+        };
+        let registry = crate::azure::cloud::CloudRegistry::parse(&json)?;
+        registry.check_addresses().await?;
+        Ok(registry)
+    }
+
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.azure_request_timeout_secs.max(1))
     }

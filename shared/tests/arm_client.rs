@@ -356,6 +356,7 @@ async fn resource_provider_limits_pace_requests_before_azure_has_to() {
         principal: "tenant/client".into(),
         subscription: Some(SUB.into()),
         model: shared::azure::cloud::ThrottleModel::TokenBucket,
+        endpoint: "management.azure.com".into(),
     };
     let list = storage_list();
     let mut waited = Duration::ZERO;

@@ -82,10 +82,12 @@ pub async fn run(
     .await?;
     let arm = ArmClient::new(
         http.clone(),
-        TokenProvider::new(http),
+        TokenProvider::new(http).with_max_body(config.azure.azure_max_body_bytes),
         RetrySettings::default(),
     )
     .with_limiter(ReadLimiter::new(store.redis(), &config.redis.key_prefix))
+    .with_max_body(config.azure.azure_max_body_bytes)
+    .with_clouds(config.azure.cloud_registry().await?)
     .with_metrics(metrics.base.azure.clone());
     let broker = Broker::connect(
         config.broker.amqp_url.clone(),

@@ -176,8 +176,14 @@ fn principal_of(ctx: &ScanContext, record: &ConnectionRecord) -> Result<Principa
                 record.id
             ))
         })?;
+    let endpoints = ctx.arm.clouds().resolve(&record.cloud).map_err(|e| {
+        JobError::Unprocessable(format!(
+            "cloud of connection {} is not available: {e}",
+            record.id
+        ))
+    })?;
     Ok(Principal {
-        endpoints: record.cloud.endpoints(),
+        endpoints,
         tenant_id: record.tenant_id.clone(),
         client_id: record.client_id.clone(),
         secret,

@@ -124,7 +124,7 @@ pub async fn create(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Saved>), ApiError> {
     let form: CreateConnection = parse_body(&body)?;
-    let valid = form.check(caller.organization())?;
+    let valid = form.check(caller.organization(), state.control.arm.clouds())?;
     if !caller.may_access(&valid.organization_id) {
         return Err(ApiError::NotFound);
     }
@@ -270,11 +270,16 @@ pub async fn update(
         }
     }
     let secret = changes.client_secret.as_ref().map(|s| c.secret(s));
-    if changes.cloud.is_some() {
-        after.cloud = c.cloud(changes.cloud.clone());
-    }
+    let clouds = state.control.arm.clouds();
+    let endpoints = if changes.cloud.is_some() {
+        let (cloud, endpoints) = c.cloud(changes.cloud.clone(), clouds);
+        after.cloud = cloud;
+        endpoints
+    } else {
+        clouds.resolve(&after.cloud).ok()
+    };
     if let Some(regions) = &changes.regions {
-        after.regions = c.regions(&after.cloud, regions);
+        after.regions = c.regions(endpoints.as_ref(), regions);
     }
     if let Some(caps) = changes.selected_items {
         after.capabilities = caps;

@@ -6,7 +6,8 @@ use axum::body::Bytes;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use shared::azure::{Cloud, regions};
+use shared::azure::cloud::CloudRegistry;
+use shared::azure::{Cloud, Endpoints, regions};
 use shared::store::Capabilities;
 use uuid::Uuid;
 
@@ -220,15 +221,18 @@ impl Checker {
         SecretString::from(trimmed.to_string())
     }
 
-    /// Regions of `cloud`, normalised and deduplicated.
-    pub fn regions(&mut self, cloud: &Cloud, values: &[String]) -> Vec<String> {
+    /// Regions of `cloud` (not checked when the cloud itself is refused), normalised and
+    /// deduplicated.
+    pub fn regions(&mut self, cloud: Option<&Endpoints>, values: &[String]) -> Vec<String> {
         let mut out = Vec::new();
         for (i, region) in values.iter().enumerate() {
             let r = shared::checks::region::normalize(region);
-            if !regions::is_known(cloud, &r) {
+            if let Some(cloud) = cloud
+                && !regions::is_known(cloud, &r)
+            {
                 self.problem(
                     &format!("regions[{i}]"),
-                    &format!("{region:?} is not a region of the {} cloud", cloud.label()),
+                    &format!("{region:?} is not a region of the {} cloud", cloud.name),
                 );
             } else if !out.contains(&r) {
                 out.push(r);
@@ -237,12 +241,21 @@ impl Checker {
         out
     }
 
-    pub fn cloud(&mut self, cloud: Option<Cloud>) -> Cloud {
+    /// A built-in or operator-registered cloud; endpoints in the input are refused (whoever
+    /// calls: clouds are the operator's configuration).
+    pub fn cloud(
+        &mut self,
+        cloud: Option<Cloud>,
+        clouds: &CloudRegistry,
+    ) -> (Cloud, Option<Endpoints>) {
         let cloud = cloud.unwrap_or_default();
-        if let Err(e) = cloud.validate() {
-            self.problem(e.field, &e.problem);
+        match clouds.accept_input(&cloud) {
+            Ok(endpoints) => (cloud, Some(endpoints)),
+            Err(e) => {
+                self.problem(&e.field, &e.problem);
+                (cloud, None)
+            }
         }
-        cloud
     }
 
     pub fn finish(self) -> Result<Vec<String>, ApiError> {
@@ -290,7 +303,11 @@ pub struct ValidCreate {
 
 impl CreateConnection {
     /// Checks every field; `organization` is the caller's own organization, if it has one.
-    pub fn check(self, organization: Option<&str>) -> Result<ValidCreate, ApiError> {
+    pub fn check(
+        self,
+        organization: Option<&str>,
+        clouds: &CloudRegistry,
+    ) -> Result<ValidCreate, ApiError> {
         let mut c = Checker::default();
         let organization_id = match (self.organization_id.as_deref(), organization) {
             (Some(given), Some(own)) if given.trim() != own => {
@@ -313,8 +330,8 @@ impl CreateConnection {
             }
         }
         let client_secret = c.secret(&self.client_secret);
-        let cloud = c.cloud(self.cloud);
-        let regions = c.regions(&cloud, &self.regions);
+        let (cloud, endpoints) = c.cloud(self.cloud, clouds);
+        let regions = c.regions(endpoints.as_ref(), &self.regions);
         let trimmed = c.finish()?;
         Ok(ValidCreate {
             organization_id,
@@ -364,7 +381,7 @@ mod tests {
         let mut f = form();
         f.client_id = format!(" {} ", f.client_id);
         f.client_secret = SecretString::from("s3cret \n".to_string());
-        let v = f.check(None).expect("valid");
+        let v = f.check(None, &CloudRegistry::default()).expect("valid");
         assert_eq!(v.trimmed, vec!["client_id", "client_secret"]);
         assert_eq!(v.client_secret.expose_secret(), "s3cret");
         assert_eq!(v.regions, vec!["eastus"]);
@@ -381,7 +398,7 @@ mod tests {
         f.organization_id = None;
         f.regions = vec!["eastus".into(), "atlantis".into()];
         assert_eq!(
-            fields(f.check(None).unwrap_err()),
+            fields(f.check(None, &CloudRegistry::default()).unwrap_err()),
             vec![
                 "organization_id",
                 "tenant_id",
@@ -395,16 +412,24 @@ mod tests {
 
     #[test]
     fn organization_tokens_create_in_their_own_organization_only() {
-        let v = form().check(Some("acme")).expect("own");
+        let v = form()
+            .check(Some("acme"), &CloudRegistry::default())
+            .expect("own");
         assert_eq!(v.organization_id, "acme");
         let mut f = form();
         f.organization_id = None;
         assert_eq!(
-            f.check(Some("acme")).expect("implied").organization_id,
+            f.check(Some("acme"), &CloudRegistry::default())
+                .expect("implied")
+                .organization_id,
             "acme"
         );
         assert_eq!(
-            fields(form().check(Some("globex")).unwrap_err()),
+            fields(
+                form()
+                    .check(Some("globex"), &CloudRegistry::default())
+                    .unwrap_err()
+            ),
             vec!["organization_id"]
         );
     }
@@ -414,7 +439,10 @@ mod tests {
         let mut f = form();
         f.cloud = Some(Cloud::China);
         f.regions = vec!["chinaeast2".into(), "eastus".into()];
-        assert_eq!(fields(f.check(None).unwrap_err()), vec!["regions[1]"]);
+        assert_eq!(
+            fields(f.check(None, &CloudRegistry::default()).unwrap_err()),
+            vec!["regions[1]"]
+        );
     }
 
     #[test]

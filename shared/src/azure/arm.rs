@@ -16,13 +16,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
-use secrecy::ExposeSecret;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde_json::Value;
 use tracing::Instrument;
 use url::Url;
 
+use super::cloud::CloudRegistry;
 use super::errors::ArmError;
+use super::http::{DEFAULT_MAX_BODY_BYTES, GuardedGetError, authorized_get, same_origin};
 use super::limiter::{ReadLimiter, Scope, subscription_of};
 use super::token::{Principal, TokenProvider};
 use crate::metrics::{AzureMetrics, status_class};
@@ -70,6 +71,10 @@ pub struct ArmClient {
     retry: RetrySettings,
     limiter: Option<ReadLimiter>,
     metrics: Arc<AzureMetrics>,
+    /// Largest response body read (bytes); a larger one is an error for that request.
+    max_body: usize,
+    /// The operator's registered clouds (connections name theirs).
+    clouds: Arc<CloudRegistry>,
 }
 
 impl ArmClient {
@@ -80,7 +85,25 @@ impl ArmClient {
             retry,
             limiter: None,
             metrics: Arc::new(AzureMetrics::unregistered()),
+            max_body: DEFAULT_MAX_BODY_BYTES,
+            clouds: Arc::default(),
         }
+    }
+
+    /// The operator's registered clouds, which connections may name.
+    pub fn with_clouds(mut self, clouds: CloudRegistry) -> Self {
+        self.clouds = Arc::new(clouds);
+        self
+    }
+
+    pub fn clouds(&self) -> &CloudRegistry {
+        &self.clouds
+    }
+
+    /// Caps every response body at `bytes` (default [`DEFAULT_MAX_BODY_BYTES`]).
+    pub fn with_max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes.max(1024);
+        self
     }
 
     /// Counts requests, 429s, retries and limiter waits in `metrics` (token counts too).
@@ -140,11 +163,40 @@ impl ArmSession {
         &self.principal
     }
 
-    /// `{arm}{path}?api-version={v}`; `path` starts with `/`.
+    /// `{arm}{path}?api-version={v}`, built from segments: each `/`-separated part of `path`
+    /// (ids taken from Azure's data included) becomes one percent-encoded path segment under the
+    /// Resource Manager endpoint, so nothing in `path` can change the host; a query in `path` is
+    /// re-encoded pair by pair.
     pub fn url(&self, path: &str, api_version: &str) -> String {
-        let base = self.base.as_str().trim_end_matches('/');
-        let sep = if path.contains('?') { '&' } else { '?' };
-        format!("{base}{path}{sep}api-version={api_version}")
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.url_with_query(path, &pairs, api_version)
+    }
+
+    /// Like [`ArmSession::url`], with query parameters given as decoded pairs (an OData
+    /// `$filter` value is encoded here, whatever it contains).
+    pub fn url_with_query(&self, path: &str, query: &[(&str, &str)], api_version: &str) -> String {
+        let mut url = self.base.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments
+                .pop_if_empty()
+                .extend(path.split('/').filter(|s| !s.is_empty()));
+        }
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs.clear();
+            for (k, v) in query {
+                pairs.append_pair(k, v);
+            }
+            pairs.append_pair("api-version", api_version);
+        }
+        url.to_string()
     }
 
     /// One object.
@@ -170,7 +222,6 @@ impl ArmSession {
                     strip_query(url)
                 )));
             }
-            self.check_same_origin(&page_url)?;
             let page = self.get_with_retries(&page_url).await?;
             match page.get("value") {
                 Some(Value::Array(values)) => items.extend(values.iter().cloned()),
@@ -190,19 +241,6 @@ impl ArmSession {
                 .map(str::to_string);
         }
         Ok(items)
-    }
-
-    fn check_same_origin(&self, url: &str) -> Result<(), ArmError> {
-        let parsed =
-            Url::parse(url).map_err(|e| ArmError::protocol(format!("bad URL {url:?}: {e}")))?;
-        if parsed.scheme() != "https" || parsed.origin() != self.base.origin() {
-            return Err(ArmError::protocol(format!(
-                "refusing to send the token to {} (not the Resource Manager endpoint {})",
-                parsed.origin().ascii_serialization(),
-                self.base.origin().ascii_serialization()
-            )));
-        }
-        Ok(())
     }
 
     async fn get_with_retries(&self, url: &str) -> Result<Value, ArmError> {
@@ -314,10 +352,24 @@ impl ArmSession {
             ),
             subscription: subscription_of(path),
             model: self.principal.endpoints.throttle_model,
+            endpoint: endpoint_key(&self.base),
         }
     }
 
     async fn send(&self, url: &str) -> Result<Value, ArmError> {
+        let target = Url::parse(url)
+            .map_err(|e| ArmError::protocol(format!("bad URL {:?}: {e}", strip_query(url))))?;
+        if !same_origin(&target, &self.base) {
+            // Refused before taking a read token or a bearer token; `authorized_get` would
+            // refuse it too.
+            return Err(self.transport_error(
+                url,
+                GuardedGetError::ForeignOrigin {
+                    target: target.origin().ascii_serialization(),
+                    issued_for: self.base.origin().ascii_serialization(),
+                },
+            ));
+        }
         let path = Url::parse(url)
             .map(|u| u.path().to_string())
             .unwrap_or_default();
@@ -340,27 +392,23 @@ impl ArmSession {
             .map_err(ArmError::from_token)?;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
-        let response = self
-            .client
-            .http
-            .get(url)
-            .header(
-                AUTHORIZATION,
-                format!("Bearer {}", token.value.expose_secret()),
-            )
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| {
-                self.client
-                    .metrics
-                    .arm_requests
-                    .with_label_values(&["error"])
-                    .inc();
-                ArmError::network(format!("{}: {}", strip_query(url), error_chain(&e)))
-            })?;
-        let status = response.status().as_u16();
         let metrics = &self.client.metrics;
+        let response = authorized_get(
+            &self.client.http,
+            &target,
+            &self.base,
+            &token.value,
+            self.client.max_body,
+        )
+        .await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                metrics.arm_requests.with_label_values(&["error"]).inc();
+                return Err(self.transport_error(url, e));
+            }
+        };
+        let status = response.status;
         metrics
             .arm_requests
             .with_label_values(&[status_class(status)])
@@ -371,12 +419,9 @@ impl ArmSession {
         if status == 429 {
             metrics.arm_throttled.inc();
         }
-        let headers = response.headers().clone();
+        let headers = response.headers;
         let request_id = header_str(&headers, "x-ms-request-id");
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| ArmError::network(format!("reading body: {}", error_chain(&e))))?;
+        let body = response.body;
         tracing::debug!(
             url = %strip_query(url),
             status,
@@ -402,12 +447,53 @@ impl ArmSession {
         if status == 429 {
             self.stats.throttled.fetch_add(1, Ordering::Relaxed);
         }
-        Err(ArmError::from_response(
-            status,
-            &body,
-            request_id,
-            retry_after(&headers),
-        ))
+        let mut error = ArmError::from_response(status, &body, request_id, retry_after(&headers));
+        if !self.principal.endpoints.builtin && error.code.is_none() {
+            // Never reflect a custom host's raw body.
+            error.message = format!("unexpected response body ({} bytes)", body.len());
+        }
+        Err(error)
+    }
+
+    /// An ARM error for a request that got no usable response. Details (host names, TLS and
+    /// connect errors) are shown for the built-in clouds only: for a custom cloud they would
+    /// tell whoever reads the diagnosis what answers at that address.
+    fn transport_error(&self, url: &str, e: GuardedGetError) -> ArmError {
+        let builtin = self.principal.endpoints.builtin;
+        match e {
+            GuardedGetError::ForeignOrigin { .. } => ArmError::protocol(e.to_string()),
+            GuardedGetError::TooLarge { limit } => ArmError::protocol(format!(
+                "response larger than {limit} bytes at {}; not read",
+                path_template(
+                    Url::parse(url)
+                        .map(|u| u.path().to_string())
+                        .unwrap_or_default()
+                        .as_str()
+                )
+            )),
+            GuardedGetError::Send(inner) | GuardedGetError::Read(inner) => {
+                tracing::debug!(url = %strip_query(url), error = %error_chain(&inner), "ARM request failed");
+                if builtin {
+                    ArmError::network(format!("{}: {}", strip_query(url), error_chain(&inner)))
+                } else if inner.is_timeout() {
+                    ArmError::network(
+                        "the cloud's Resource Manager endpoint did not answer in time",
+                    )
+                } else {
+                    ArmError::network("the cloud's Resource Manager endpoint could not be reached")
+                }
+            }
+        }
+    }
+}
+
+/// The endpoint part of a limiter key: `host[:port]` of the Resource Manager, lower-cased, so
+/// each cloud's budget (and each 429 or remaining-reads header) is its own.
+pub fn endpoint_key(base: &Url) -> String {
+    let host = base.host_str().unwrap_or("").to_ascii_lowercase();
+    match base.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
     }
 }
 

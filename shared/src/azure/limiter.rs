@@ -151,6 +151,16 @@ end
 return 0
 "#;
 
+const AVAILABLE: &str = r#"
+-- KEYS[1]: bucket. ARGV: 1 emission interval (ms), 2 capacity. Returns tokens left (string).
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local used = (tat - now) / tonumber(ARGV[1])
+return tostring(math.max(0, tonumber(ARGV[2]) - used))
+"#;
+
 /// The fleet-wide limiter (one per process, shared by all jobs).
 #[derive(Clone)]
 pub struct ReadLimiter {
@@ -174,12 +184,18 @@ pub struct Scope {
     /// The subscription in the URL, or `None` for tenant-level requests.
     pub subscription: Option<String>,
     pub model: ThrottleModel,
+    /// The Resource Manager endpoint (`host[:port]`) the requests go to: budgets of different
+    /// clouds never mix, and a 429 from one endpoint drains that endpoint's bucket only.
+    pub endpoint: String,
 }
 
 impl Scope {
     fn key(&self, prefix: &str, bucket: &str) -> String {
         let sub = self.subscription.as_deref().unwrap_or("tenant");
-        format!("{prefix}limit:{bucket}:{}:{sub}", self.principal)
+        format!(
+            "{prefix}limit:{bucket}:{}:{}:{sub}",
+            self.endpoint, self.principal
+        )
     }
 }
 
@@ -237,6 +253,20 @@ impl ReadLimiter {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot update the ARM read budget"),
         }
+    }
+
+    /// Reads left in the subscription bucket of `scope` now (its capacity when untouched), by the
+    /// Redis clock; for tests and diagnostics.
+    pub async fn available(&self, scope: &Scope) -> Result<f64, redis::RedisError> {
+        let bucket = Bucket::subscription_reads(scope.model);
+        let mut conn = self.redis.clone();
+        let left: String = redis::Script::new(AVAILABLE)
+            .key(scope.key(&self.prefix, "reads"))
+            .arg(bucket.interval_ms())
+            .arg(bucket.capacity)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(left.parse().unwrap_or(0.0))
     }
 
     async fn take(&self, key: &str, bucket: Bucket) -> Duration {

@@ -4,7 +4,7 @@
 //! normalisation (lower case, no spaces), so "East US" and "eastus" are the same region. Custom
 //! clouds (Azure Stack Hub) list their own region names, or use the public cloud's.
 
-use super::cloud::Cloud;
+use super::cloud::Endpoints;
 use crate::checks::region::normalize;
 
 /// Regions of the Azure public cloud.
@@ -89,42 +89,55 @@ pub const US_GOVERNMENT: &[&str] = &[
     "usgovvirginia",
 ];
 
-/// Whether `region` is a region of `cloud`.
-pub fn is_known(cloud: &Cloud, region: &str) -> bool {
+/// Whether `region` is a region of the cloud with these endpoints: the built-in clouds' own
+/// lists, a registered cloud's `regions`, or the public cloud's names when it lists none.
+pub fn is_known(cloud: &Endpoints, region: &str) -> bool {
     let name = normalize(region);
-    match cloud {
-        Cloud::Public => PUBLIC.contains(&name.as_str()),
-        Cloud::China => CHINA.contains(&name.as_str()),
-        Cloud::UsGovernment => US_GOVERNMENT.contains(&name.as_str()),
-        Cloud::Custom(custom) => match &custom.regions {
-            Some(own) => own.iter().any(|r| normalize(r) == name),
-            None => PUBLIC.contains(&name.as_str()),
-        },
+    if let Some(own) = &cloud.regions {
+        return own.iter().any(|r| normalize(r) == name);
+    }
+    match cloud.name.as_str() {
+        "china" if cloud.builtin => CHINA.contains(&name.as_str()),
+        "us_government" if cloud.builtin => US_GOVERNMENT.contains(&name.as_str()),
+        _ => PUBLIC.contains(&name.as_str()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::azure::cloud::{Cloud, CloudRegistry, RegisteredCloud};
 
     #[test]
     fn knows_each_clouds_regions() {
-        assert!(is_known(&Cloud::Public, "East US"));
-        assert!(is_known(&Cloud::Public, "westeurope"));
-        assert!(!is_known(&Cloud::Public, "eastus9"));
-        assert!(!is_known(&Cloud::Public, "chinaeast2"));
-        assert!(is_known(&Cloud::China, "China East 2"));
-        assert!(is_known(&Cloud::UsGovernment, "usgovvirginia"));
+        let none = CloudRegistry::default();
+        let of = |c: Cloud| none.resolve(&c).expect("builtin");
+        assert!(is_known(&of(Cloud::Public), "East US"));
+        assert!(is_known(&of(Cloud::Public), "westeurope"));
+        assert!(!is_known(&of(Cloud::Public), "eastus9"));
+        assert!(!is_known(&of(Cloud::Public), "chinaeast2"));
+        assert!(is_known(&of(Cloud::China), "China East 2"));
+        assert!(is_known(&of(Cloud::UsGovernment), "usgovvirginia"));
         let stack = |regions: Option<Vec<String>>| {
-            Cloud::Custom(crate::azure::CustomCloud {
-                authority_host: "https://login.local".into(),
-                resource_manager: "https://arm.local".into(),
-                graph: None,
-                arm_audience: None,
-                graph_audience: None,
-                regions,
-                throttle_model: None,
-            })
+            CloudRegistry::default()
+                .with(
+                    "hub",
+                    RegisteredCloud {
+                        cloud: crate::azure::CustomCloud {
+                            authority_host: "https://login.local".into(),
+                            resource_manager: "https://arm.local".into(),
+                            graph: None,
+                            arm_audience: None,
+                            graph_audience: None,
+                            regions,
+                            throttle_model: None,
+                        },
+                        allow_private_addresses: false,
+                    },
+                )
+                .expect("registry")
+                .resolve(&Cloud::Registered { name: "hub".into() })
+                .expect("hub")
         };
         assert!(is_known(&stack(Some(vec!["local".into()])), "Local"));
         assert!(!is_known(&stack(Some(vec!["local".into()])), "eastus"));

@@ -137,6 +137,7 @@ const IDLE_CREDENTIAL: Duration = Duration::from_secs(2 * 3600);
 #[derive(Debug, Clone)]
 pub struct TokenProvider {
     http: reqwest::Client,
+    max_body: usize,
     credentials: Arc<Mutex<HashMap<CredentialKey, CredentialEntry>>>,
     stats: Arc<TokenStats>,
     metrics: Arc<crate::metrics::AzureMetrics>,
@@ -147,10 +148,17 @@ impl TokenProvider {
     pub fn new(http: reqwest::Client) -> Self {
         Self {
             http,
+            max_body: super::http::DEFAULT_MAX_BODY_BYTES,
             credentials: Arc::default(),
             stats: Arc::default(),
             metrics: Arc::new(crate::metrics::AzureMetrics::unregistered()),
         }
+    }
+
+    /// Caps Entra's response bodies at `bytes`.
+    pub fn with_max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes.max(1024);
+        self
     }
 
     /// Counts token requests, cache hits and failures in `metrics`.
@@ -193,7 +201,10 @@ impl TokenProvider {
         let token = result.map_err(|e| {
             // Requests of one credential are serialised by its token cache, so the last error
             // response its transport saw is this call's.
-            let error = TokenError::from_azure(&e, entry.transport.last_error());
+            let mut error = TokenError::from_azure(&e, entry.transport.last_error());
+            if !principal.endpoints.builtin {
+                error.redact_remote_text();
+            }
             self.metrics
                 .token_failures
                 .with_label_values(&[error.diagnosis.as_str()])
@@ -231,6 +242,7 @@ impl TokenProvider {
         }
         let transport = Arc::new(WatchingTransport {
             inner: self.http.clone(),
+            max_body: self.max_body,
             stats: self.stats.clone(),
             requests: AtomicU64::new(0),
             last_error: Mutex::new(None),
@@ -277,6 +289,8 @@ impl TokenProvider {
 #[derive(Debug)]
 struct WatchingTransport {
     inner: reqwest::Client,
+    /// Largest response body read from Entra.
+    max_body: usize,
     stats: Arc<TokenStats>,
     requests: AtomicU64,
     last_error: Mutex<Option<(u16, Vec<u8>)>>,
@@ -297,13 +311,20 @@ impl HttpClient for WatchingTransport {
             *last = None;
         }
         let response = self.inner.execute_request(request).await?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
         let (status, headers, body) = response.deconstruct();
-        let bytes = body.collect().await?;
-        if let Ok(mut last) = self.last_error.lock() {
-            *last = Some((u16::from(status), bytes.to_vec()));
+        let Some(bytes) = super::http::collect_capped(body, self.max_body).await? else {
+            return Err(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Io,
+                format!(
+                    "token response larger than {} bytes; not read",
+                    self.max_body
+                ),
+            ));
+        };
+        if !status.is_success()
+            && let Ok(mut last) = self.last_error.lock()
+        {
+            *last = Some((u16::from(status), bytes.clone()));
         }
         Ok(AsyncRawResponse::from_bytes(status, headers, bytes))
     }
@@ -482,6 +503,30 @@ impl TokenError {
         }
     }
 
+    /// For a cloud that is not one of Microsoft's: keep the classification and short ids, drop
+    /// the host's own words and any connect or TLS detail (which would tell a reader what
+    /// answers at that address).
+    pub fn redact_remote_text(&mut self) {
+        self.message = match self.http_status {
+            Some(status) => format!(
+                "the cloud's authority host answered HTTP {status} ({})",
+                self.diagnosis.as_str()
+            ),
+            None => format!(
+                "no usable answer from the cloud's authority host ({})",
+                self.diagnosis.as_str()
+            ),
+        };
+        let short = |v: &mut Option<String>| {
+            if let Some(text) = v {
+                *text = text.chars().take(64).collect();
+            }
+        };
+        short(&mut self.error);
+        short(&mut self.trace_id);
+        short(&mut self.correlation_id);
+    }
+
     fn from_entra(status: u16, body: EntraErrorBody) -> Self {
         let code = body.error_codes.first().copied();
         let diagnosis = diagnose(body.error.as_deref(), code, status);
@@ -588,7 +633,9 @@ mod tests {
     #[test]
     fn debug_never_shows_the_secret() {
         let p = Principal {
-            endpoints: crate::azure::cloud::Cloud::Public.endpoints(),
+            endpoints: crate::azure::cloud::Cloud::Public
+                .builtin_endpoints()
+                .expect("built in"),
             tenant_id: "t".into(),
             client_id: "c".into(),
             secret: SecretString::from("hunter2-secret".to_string()),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use azure_emulator::{EmulatorHandle, EmulatorOptions, Scenario};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use shared::azure::cloud::{Cloud, CustomCloud};
+use shared::azure::cloud::{Cloud, CloudRegistry, CustomCloud, RegisteredCloud};
 use shared::azure::limiter::ReadLimiter;
 use shared::azure::{ArmClient, Principal, RetrySettings, TokenProvider};
 
@@ -96,21 +96,40 @@ impl Azure {
         }
     }
 
+    /// The emulator as the operator would register it (loopback allowed).
+    pub fn registry(&self) -> CloudRegistry {
+        CloudRegistry::default()
+            .with(
+                "emulator",
+                RegisteredCloud {
+                    cloud: CustomCloud {
+                        authority_host: self.emulator.base_url(),
+                        resource_manager: self.emulator.base_url(),
+                        graph: None,
+                        arm_audience: Some("https://management.azure.com/".into()),
+                        graph_audience: None,
+                        regions: None,
+                        throttle_model: Some(shared::azure::cloud::ThrottleModel::TokenBucket),
+                    },
+                    allow_private_addresses: true,
+                },
+            )
+            .expect("registry")
+    }
+
     pub fn cloud(&self) -> Cloud {
-        Cloud::Custom(CustomCloud {
-            authority_host: self.emulator.base_url(),
-            resource_manager: self.emulator.base_url(),
-            graph: None,
-            arm_audience: Some("https://management.azure.com/".into()),
-            graph_audience: None,
-            regions: None,
-            throttle_model: Some(shared::azure::cloud::ThrottleModel::TokenBucket),
-        })
+        Cloud::Registered {
+            name: "emulator".into(),
+        }
+    }
+
+    pub fn endpoints(&self) -> shared::azure::Endpoints {
+        self.registry().resolve(&self.cloud()).expect("registered")
     }
 
     pub fn principal(&self, tenant: &str, client: &str, secret: &str) -> Principal {
         Principal {
-            endpoints: self.cloud().endpoints(),
+            endpoints: self.endpoints(),
             tenant_id: tenant.into(),
             client_id: client.into(),
             secret: SecretString::from(secret.to_string()),

@@ -115,6 +115,27 @@ pub struct Fleet {
     redis_args: RedisArgs,
 }
 
+/// The name the emulator's cloud is registered under in the test fleets.
+pub const EMULATOR_CLOUD: &str = "emulator";
+
+/// `FLEET_CLOUDS` registering the emulator at `base_url`: a cloud on loopback, which the operator
+/// allows explicitly.
+pub fn clouds_json(base_url: &str) -> String {
+    json!({
+        EMULATOR_CLOUD: {
+            "authority_host": base_url,
+            "resource_manager": base_url,
+            // The emulator stands in for the public cloud's Resource Manager, so its tokens carry
+            // that audience (a registered cloud chooses its own, as Azure Stack Hub does).
+            "arm_audience": "https://management.azure.com/",
+            // ... and it throttles like the public cloud.
+            "throttle_model": "token_bucket",
+            "allow_private_addresses": true,
+        }
+    })
+    .to_string()
+}
+
 /// How to start a fleet.
 #[derive(Debug, Clone)]
 pub struct FleetOptions {
@@ -184,6 +205,9 @@ impl Fleet {
                 azure: AzureArgs {
                     extra_ca_file: Some(ca_file.to_string_lossy().into_owned()),
                     azure_request_timeout_secs: 20,
+                    azure_max_body_bytes: shared::azure::http::DEFAULT_MAX_BODY_BYTES,
+                    clouds: Some(clouds_json(&emulator.base_url())),
+                    clouds_file: None,
                 },
                 log: log.clone(),
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -245,6 +269,9 @@ impl Fleet {
             azure: AzureArgs {
                 extra_ca_file: Some(self.ca_file.to_string_lossy().into_owned()),
                 azure_request_timeout_secs: 20,
+                azure_max_body_bytes: shared::azure::http::DEFAULT_MAX_BODY_BYTES,
+                clouds: Some(self.clouds_json()),
+                clouds_file: None,
             },
             log: LogArgs {
                 log_format: LogFormat::Json,
@@ -276,7 +303,10 @@ impl Fleet {
             http.clone(),
             shared::azure::TokenProvider::new(http),
             shared::azure::RetrySettings::default(),
-        );
+        )
+        .with_clouds(shared::azure::cloud::CloudRegistry::parse(
+            &self.clouds_json(),
+        )?);
         Ok(scheduler::lifecycle::Control {
             metrics: std::sync::Arc::new(scheduler::metrics::SchedulerMetrics::new()),
             store,
@@ -287,18 +317,14 @@ impl Fleet {
         })
     }
 
-    /// The emulator as a custom cloud, as a connection's `cloud` field.
+    /// The emulator's registered cloud, as a connection's `cloud` field.
     pub fn cloud_json(&self) -> Value {
-        json!({
-            "kind": "custom",
-            "authority_host": self.emulator.base_url(),
-            "resource_manager": self.emulator.base_url(),
-            // The emulator stands in for the public cloud's Resource Manager, so its tokens carry
-            // that audience (a custom cloud chooses its own, as Azure Stack Hub does).
-            "arm_audience": "https://management.azure.com/",
-            // ... and it throttles like the public cloud.
-            "throttle_model": "token_bucket",
-        })
+        json!({"kind": "registered", "name": EMULATOR_CLOUD})
+    }
+
+    /// The operator's cloud registry of this fleet (`FLEET_CLOUDS`).
+    pub fn clouds_json(&self) -> String {
+        clouds_json(&self.emulator.base_url())
     }
 
     pub fn api_url(&self, path: &str) -> String {

@@ -461,12 +461,17 @@ async fn bad_input_gets_field_level_errors_and_stores_nothing() {
         ),
         ("wrong type", with("regions", json!("eastus")), "regions"),
         (
-            "http cloud",
+            "custom endpoints",
             with(
                 "cloud",
-                json!({"kind": "custom", "authority_host": "http://login.example", "resource_manager": "https://arm.example"}),
+                json!({"kind": "custom", "authority_host": "https://login.example", "resource_manager": "https://arm.example"}),
             ),
             "cloud.authority_host",
+        ),
+        (
+            "unregistered cloud",
+            with("cloud", json!({"kind": "registered", "name": "elsewhere"})),
+            "cloud.name",
         ),
         ("missing name", with("name", json!("")), "name"),
     ];

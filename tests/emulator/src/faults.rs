@@ -39,6 +39,10 @@ pub struct Fault {
     /// Seconds to send in `Retry-After` (in the scenario's `throttling.retry_after` style).
     #[serde(default)]
     pub retry_after: Option<u64>,
+    /// Pads the body (an empty collection page) to this many bytes, streamed in chunks without
+    /// a `Content-Length`: a huge response, for clients' size caps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pad_bytes: Option<u64>,
 }
 
 impl Fault {
@@ -51,6 +55,7 @@ impl Fault {
             latency_ms: 0,
             body: None,
             retry_after: None,
+            pad_bytes: None,
         }
     }
 

@@ -28,6 +28,8 @@ pub(crate) struct ArmError {
     pub(crate) details: Vec<Value>,
     /// A whole body to send instead of the envelope (an injected fault's).
     pub(crate) raw_body: Option<Value>,
+    /// Send a streamed empty page padded to this many bytes instead of any body.
+    pub(crate) pad_bytes: Option<u64>,
 }
 
 impl ArmError {
@@ -40,6 +42,7 @@ impl ArmError {
             headers: Vec::new(),
             details: Vec::new(),
             raw_body: None,
+            pad_bytes: None,
         }
     }
 

@@ -188,10 +188,11 @@ async fn gateway(state: &AppState, request: &Parts, target: &Target) -> Result<(
         Target::Provider(provider) => provider.namespace.as_str(),
         _ => "Microsoft.Resources",
     };
-    let error = match fault.body {
+    let mut error = match fault.body {
         Some(body) => ArmError::injected_body(status, body),
         None => ArmError::injected(status, namespace),
     };
+    error.pad_bytes = fault.pad_bytes;
     let headers = fault.retry_after.map_or_else(Vec::new, |seconds| {
         let wait = std::time::Duration::from_secs(seconds);
         retry_after_headers(state.throttle.retry_after_style(), wait, Utc::now())

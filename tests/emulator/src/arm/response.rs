@@ -19,19 +19,45 @@ pub(crate) struct ResponseMeta {
     pub(crate) provider_budgets: Vec<ProviderBudget>,
 }
 
+/// `{"value":[],"pad":"xxx..."}` of about `bytes` bytes, streamed in 64 KiB chunks (no
+/// `Content-Length`), produced as it is sent: the emulator never holds it whole.
+fn padded_page(bytes: u64) -> axum::body::Body {
+    const CHUNK: u64 = 64 * 1024;
+    let head = bytes::Bytes::from_static(br#"{"value":[],"pad":""#);
+    let tail = bytes::Bytes::from_static(br#""}"#);
+    let filler = bytes::Bytes::from(vec![b'x'; CHUNK as usize]);
+    let chunks = bytes.div_ceil(CHUNK);
+    let stream = futures_util::stream::iter(
+        std::iter::once(head)
+            .chain((0..chunks).map(move |_| filler.clone()))
+            .chain(std::iter::once(tail))
+            .map(Ok::<_, std::io::Error>),
+    );
+    axum::body::Body::from_stream(stream)
+}
+
 pub(crate) fn respond(
     outcome: Result<Value, ArmError>,
     meta: &ResponseMeta,
     request_headers: &HeaderMap,
 ) -> Response {
-    let (status, body, gateway, extra) = match outcome {
-        Ok(body) => (StatusCode::OK, body, false, Vec::new()),
+    let (status, body, gateway, extra, pad) = match outcome {
+        Ok(body) => (StatusCode::OK, body, false, Vec::new(), None),
         Err(error) => {
             let body = error.body();
-            (error.status, body, error.from_gateway, error.headers)
+            (
+                error.status,
+                body,
+                error.from_gateway,
+                error.headers,
+                error.pad_bytes,
+            )
         }
     };
-    let mut response = (status, body.to_string()).into_response();
+    let mut response = match pad {
+        Some(bytes) => (status, padded_page(bytes)).into_response(),
+        None => (status, body.to_string()).into_response(),
+    };
     let request_id = Uuid::new_v4();
     // ARM keeps the client's correlation id when it sends one.
     let correlation_id = request_headers
