@@ -2,6 +2,13 @@
 //! change history, status counters, scan progress). Ingestion is idempotent, so redelivered
 //! results change nothing; a result that does not parse is dead-lettered with the reason; a
 //! Redis outage returns the result to the queue to try again.
+//!
+//! Results are not trusted because they arrived on the results queue (issue 9). A result is
+//! ingested only when its signature verifies under the fleet's result keys
+//! ([`shared::signing`]), it is not dated in the future (beyond [`MAX_CLOCK_SKEW`]), its service
+//! is in the catalogue and every check id is one of that service's, its connection exists and
+//! belongs to the organization it names, and the scheduler enqueued that scan for that service.
+//! Anything else is dead-lettered with the reason and changes nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,17 +16,22 @@ use std::time::Duration;
 use lapin::message::Delivery;
 use shared::broker::{Broker, ConsumerSpec, Publisher, ack, dead_letter, requeue, serve_queue};
 use shared::messages::{ScanResult, decode};
+use shared::signing::{SIGNATURE_HEADER, SigningKeys};
 use shared::store::{IngestOutcome, Store};
 
 use crate::metrics::SchedulerMetrics;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+/// How far in the future a result's timestamps may lie (workers' clocks drift a little).
+pub const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
 pub async fn run(
     broker: Arc<Broker>,
     publisher: Publisher,
     store: Store,
     metrics: Arc<SchedulerMetrics>,
+    keys: SigningKeys,
     prefetch: u16,
     shutdown: CancellationToken,
 ) {
@@ -31,13 +43,14 @@ pub async fn run(
         priority: None,
     };
     serve_queue(broker, spec, shutdown, move |delivery| {
-        let (publisher, store, queue, metrics) = (
+        let (publisher, store, queue, metrics, keys) = (
             publisher.clone(),
             store.clone(),
             queue.clone(),
             metrics.clone(),
+            keys.clone(),
         );
-        async move { handle(&publisher, &store, &metrics, &queue, &delivery).await }
+        async move { handle(&publisher, &store, &metrics, &keys, &queue, &delivery).await }
     })
     .await;
 }
@@ -46,10 +59,22 @@ async fn handle(
     publisher: &Publisher,
     store: &Store,
     metrics: &SchedulerMetrics,
+    keys: &SigningKeys,
     queue: &str,
     delivery: &Delivery,
 ) {
     let count = |outcome: &str| metrics.results_ingested.with_label_values(&[outcome]).inc();
+    if let Err(e) = keys.verify(&delivery.data, signature_of(delivery).as_deref()) {
+        dead_letter(
+            publisher,
+            queue,
+            delivery,
+            &format!("unauthenticated result: {e}"),
+        )
+        .await;
+        count("refused");
+        return;
+    }
     let result: ScanResult = match decode(&delivery.data) {
         Ok(r) => r,
         Err(e) => {
@@ -73,7 +98,38 @@ async fn handle(
     );
     shared::telemetry::follow_trace_context(&span, delivery.properties.headers().as_ref());
     async {
+        match check(store, &result).await {
+            Ok(None) => {}
+            Ok(Some(reason)) => {
+                dead_letter(
+                    publisher,
+                    queue,
+                    delivery,
+                    &format!("refused result: {reason}"),
+                )
+                .await;
+                count("refused");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check the result now; returning it");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                requeue(delivery).await;
+                count("requeued");
+                return;
+            }
+        }
         match store.ingest(&result).await {
+            Ok(IngestOutcome::Refused(reason)) => {
+                dead_letter(
+                    publisher,
+                    queue,
+                    delivery,
+                    &format!("refused result: {reason}"),
+                )
+                .await;
+                count("refused");
+            }
             Ok(IngestOutcome::Duplicate) => {
                 tracing::info!("result already ingested; nothing changed");
                 ack(delivery).await;
@@ -101,4 +157,69 @@ async fn handle(
     }
     .instrument(span)
     .await;
+}
+
+/// The signature header's value, if the message has one.
+fn signature_of(delivery: &Delivery) -> Option<String> {
+    let headers = delivery.properties.headers().as_ref()?;
+    match headers.inner().get(SIGNATURE_HEADER)? {
+        lapin::types::AMQPValue::LongString(s) => Some(s.to_string()),
+        lapin::types::AMQPValue::ShortString(s) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+/// Why `result` is not one the fleet produced for a job it enqueued, if it is not. The store
+/// checks the connection and scan again atomically when it ingests (deletion races).
+async fn check(
+    store: &Store,
+    result: &ScanResult,
+) -> Result<Option<String>, shared::store::StoreError> {
+    let latest = chrono::Utc::now() + MAX_CLOCK_SKEW;
+    if result.finished_at > latest || result.started_at > latest {
+        return Ok(Some(format!(
+            "dated in the future (finished_at {})",
+            result.finished_at.to_rfc3339()
+        )));
+    }
+    let Some(service) = shared::checks::service(&result.service) else {
+        return Ok(Some(format!(
+            "unknown service {:?}",
+            short(&result.service)
+        )));
+    };
+    if let Some(unknown) = result.checks.iter().find(|c| {
+        !service
+            .checks
+            .iter()
+            .any(|known| known.meta.id == c.check_id)
+    }) {
+        return Ok(Some(format!(
+            "check {:?} is not a check of service {}",
+            short(&unknown.check_id),
+            service.id
+        )));
+    }
+    let Some(record) = store.connection(result.connection_id).await? else {
+        return Ok(Some("the connection does not exist".into()));
+    };
+    if record.organization_id != result.organization_id {
+        return Ok(Some(
+            "the connection belongs to another organization".into(),
+        ));
+    }
+    if !store
+        .scan_names_service(result.connection_id, result.scan_id, &result.service)
+        .await?
+    {
+        return Ok(Some(
+            "no scan of this connection was enqueued for this service".into(),
+        ));
+    }
+    Ok(None)
+}
+
+/// At most 80 characters of an untrusted value, for a dead-letter reason.
+fn short(value: &str) -> String {
+    value.chars().take(80).collect()
 }

@@ -32,7 +32,7 @@ use std::time::Duration;
 use shared::azure::limiter::ReadLimiter;
 use shared::azure::{ArmClient, RetrySettings, TokenProvider, http::build_client};
 use shared::broker::{Broker, Publisher, Topology};
-use shared::config::{AzureArgs, BrokerArgs, LogArgs, RedisArgs, SecretArgs};
+use shared::config::{AzureArgs, BrokerArgs, LogArgs, RedisArgs, SecretArgs, SigningArgs};
 use shared::store::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -49,6 +49,8 @@ pub struct SchedulerConfig {
     pub azure: AzureArgs,
     #[command(flatten)]
     pub log: LogArgs,
+    #[command(flatten)]
+    pub signing: SigningArgs,
     /// Address of the HTTP API.
     #[arg(long, env = "FLEET_API_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -156,6 +158,7 @@ pub async fn run(
         publisher.clone(),
         store.clone(),
         metrics.clone(),
+        config.signing.result_keys.clone(),
         config.ingest_prefetch.max(1),
         shutdown.clone(),
     ));

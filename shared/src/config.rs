@@ -105,6 +105,19 @@ pub struct SecretArgs {
     pub secret_keys: KeyRing,
 }
 
+/// Authentication of scan results between workers and schedulers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SigningArgs {
+    /// Result-signing key ring `id:base64key[,id:base64key...]` (32+ random bytes each); the
+    /// first key signs, all verify. Workers and schedulers need the same ring.
+    #[arg(long, env = "FLEET_RESULT_KEYS", value_parser = parse_signing_keys, hide_env_values = true)]
+    pub result_keys: crate::signing::SigningKeys,
+}
+
+fn parse_signing_keys(spec: &str) -> Result<crate::signing::SigningKeys, String> {
+    crate::signing::SigningKeys::parse(spec).map_err(|e| e.to_string())
+}
+
 fn parse_key_ring(spec: &str) -> Result<KeyRing, String> {
     KeyRing::parse(spec).map_err(|e| e.to_string())
 }

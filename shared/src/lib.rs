@@ -17,5 +17,6 @@ pub mod crypto;
 pub mod messages;
 pub mod metrics;
 pub mod signals;
+pub mod signing;
 pub mod store;
 pub mod telemetry;

@@ -201,7 +201,7 @@ async fn handle(
                     .filter(|c| c.status == shared::checks::CheckStatus::Failed)
                     .count();
                 match publisher
-                    .publish(routing::RESULT, &result, result.job_id)
+                    .publish_signed(routing::RESULT, &result, result.job_id, &ctx.result_keys)
                     .await
                 {
                     Ok(()) => {

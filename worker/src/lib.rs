@@ -23,7 +23,7 @@ use std::time::Duration;
 use shared::azure::limiter::ReadLimiter;
 use shared::azure::{ArmClient, RetrySettings, TokenProvider, http::build_client};
 use shared::broker::{Broker, Publisher, Topology};
-use shared::config::{AzureArgs, BrokerArgs, LogArgs, RedisArgs, SecretArgs};
+use shared::config::{AzureArgs, BrokerArgs, LogArgs, RedisArgs, SecretArgs, SigningArgs};
 use shared::store::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +41,8 @@ pub struct WorkerConfig {
     pub azure: AzureArgs,
     #[command(flatten)]
     pub log: LogArgs,
+    #[command(flatten)]
+    pub signing: SigningArgs,
     /// Jobs run at once (also the prefetch of each job queue).
     #[arg(long, env = "FLEET_WORKER_CONCURRENCY", default_value_t = 4)]
     pub concurrency: usize,
@@ -57,7 +59,7 @@ pub struct WorkerConfig {
     #[arg(long, env = "FLEET_WORKER_NAME")]
     pub worker_name: Option<String>,
     /// Address of `/metrics`, `/healthz` and `/readyz`.
-    #[arg(long, env = "FLEET_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+    #[arg(long, env = "FLEET_METRICS_LISTEN", default_value = "127.0.0.1:9090")]
     pub metrics_listen: SocketAddr,
 }
 
@@ -110,6 +112,7 @@ pub async fn run(
         store,
         arm,
         keys: config.secrets.secret_keys.clone(),
+        result_keys: config.signing.result_keys.clone(),
         worker_name: name.clone(),
         child_concurrency: config.child_concurrency,
     });

@@ -36,6 +36,8 @@ pub struct ScanContext {
     pub store: Store,
     pub arm: ArmClient,
     pub keys: KeyRing,
+    /// Signs every result (the ingester refuses unsigned ones).
+    pub result_keys: shared::signing::SigningKeys,
     pub worker_name: String,
     pub child_concurrency: usize,
 }

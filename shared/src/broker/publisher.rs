@@ -72,6 +72,38 @@ impl Publisher {
         .await
     }
 
+    /// [`Publisher::publish`], signed: the body's HMAC under the fleet's result keys travels in
+    /// the `x-fleet-signature` header (see [`crate::signing`]).
+    pub async fn publish_signed<M: Message>(
+        &self,
+        routing_key: &str,
+        message: &M,
+        message_id: Uuid,
+        keys: &crate::signing::SigningKeys,
+    ) -> Result<(), BrokerError> {
+        let body = encode(message)?;
+        let mut headers = FieldTable::default();
+        crate::telemetry::inject_trace_context(&mut headers);
+        headers.insert(
+            crate::signing::SIGNATURE_HEADER.into(),
+            AMQPValue::LongString(keys.sign(&body).into()),
+        );
+        let properties = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_type(M::SCHEMA.into())
+            .with_message_id(message_id.to_string().into())
+            .with_delivery_mode(2)
+            .with_timestamp(chrono::Utc::now().timestamp().max(0) as u64)
+            .with_headers(headers);
+        self.publish_raw(Outgoing {
+            exchange: self.broker.topology().exchange(),
+            routing_key: routing_key.to_string(),
+            body,
+            properties,
+        })
+        .await
+    }
+
     /// Publishes anything, confirmed, retrying on a fresh channel.
     pub async fn publish_raw(&self, outgoing: Outgoing) -> Result<(), BrokerError> {
         let attempt = || self.try_publish(&outgoing);

@@ -5,8 +5,13 @@
 //! twice (a redelivered job, a redelivered result) changes nothing the second time. History is
 //! stored as changes: a check's entry is added only when its status or findings differ from its
 //! previous result (compared by fingerprint), so memory grows with what changed, not with time
-//! (DESIGN.md "Redis"). A result older than the stored latest (late redelivery) does not replace
-//! it. Streams are trimmed by age (`MINID`) to the retention setting.
+//! (DESIGN.md "Redis"). A result of an older scan than the stored latest's (late redelivery)
+//! does not replace it. Streams are trimmed by age (`MINID`) to the retention setting.
+//!
+//! Time never comes from the message: results are ordered by when the scheduler created their
+//! scan, retention is counted from the Redis clock, and "last result at" is the scheduler's clock
+//! at ingestion. The script refuses, changing nothing, a result for a connection that does not
+//! exist or for a scan that was not enqueued for that service (issue 9).
 
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
@@ -51,6 +56,8 @@ pub enum IngestOutcome {
     Applied { scan_completed: bool },
     /// This job's result was already ingested; nothing changed.
     Duplicate,
+    /// Not a result of a job the scheduler enqueued; nothing changed.
+    Refused(&'static str),
 }
 
 /// Progress of one scan of a connection.
@@ -98,14 +105,25 @@ pub fn fingerprint(result: &CheckResult) -> String {
 
 const INGEST_SCRIPT: &str = r#"
 -- KEYS: 1 jobs zset, 2 latest hash, 3 fingerprint hash, 4 status hash, 5 scans stream,
---       6 scan progress hash, 7 history stream
--- ARGV: 1 job id, 2 finished ms, 3 service, 4 summary json, 5 history min id, 6 jobs cutoff ms,
---       7 finished at (rfc3339), 8 scan id, 9 n checks, then per check: id, status, fp, body
+--       6 scan progress hash, 7 history stream, 8 connection record
+-- ARGV: 1 job id, 2 (unused), 3 service, 4 summary json, 5 retention ms, 6 (unused),
+--       7 ingested at (rfc3339, scheduler clock), 8 scan id, 9 n checks, then per check: id,
+--       status, fp, body
+-- Time comes from the store, never from the message: retention is trimmed from Redis TIME, and
+-- results are ordered by when the scheduler created their scan.
+-- Returns 0 duplicate, 1 applied, 2 applied and scan completed, -1 no such connection,
+-- -2 no such scan for this service.
 local job_id = ARGV[1]
+if redis.call('EXISTS', KEYS[8]) == 0 then return -1 end
+if redis.call('HEXISTS', KEYS[6], 'service:' .. ARGV[3]) == 0 then return -2 end
 if redis.call('ZSCORE', KEYS[1], job_id) then return 0 end
-local finished_ms = tonumber(ARGV[2])
-redis.call('ZADD', KEYS[1], finished_ms, job_id)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[6])
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local min_ms = math.max(0, now_ms - tonumber(ARGV[5]))
+local min_id = string.format('%d-0', min_ms)
+local finished_ms = tonumber(redis.call('HGET', KEYS[6], 'created_ms')) or now_ms
+redis.call('ZADD', KEYS[1], now_ms, job_id)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. min_ms)
 local n = tonumber(ARGV[9])
 for i = 1, n do
   local base = 9 + (i - 1) * 4
@@ -121,17 +139,17 @@ for i = 1, n do
   end
   if prev_ms <= finished_ms then
     redis.call('HSET', KEYS[2], check_id, body)
-    redis.call('HSET', KEYS[3], check_id, ARGV[2] .. '|' .. status .. '|' .. fp)
+    redis.call('HSET', KEYS[3], check_id, string.format('%d', finished_ms) .. '|' .. status .. '|' .. fp)
     if prev_status then redis.call('HINCRBY', KEYS[4], 'count:' .. prev_status, -1) end
     redis.call('HINCRBY', KEYS[4], 'count:' .. status, 1)
     if prev_status ~= status or prev_fp ~= fp then
-      redis.call('XADD', KEYS[7], 'MINID', '~', ARGV[5], '*', 'check_id', check_id,
+      redis.call('XADD', KEYS[7], 'MINID', '~', min_id, '*', 'check_id', check_id,
         'scan_id', ARGV[8], 'job_id', job_id, 'status', status, 'fingerprint', fp,
         'finished_at', ARGV[7], 'result', body)
     end
   end
 end
-redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[5], '*', 'job_id', job_id, 'scan_id', ARGV[8],
+redis.call('XADD', KEYS[5], 'MINID', '~', min_id, '*', 'job_id', job_id, 'scan_id', ARGV[8],
   'service', ARGV[3], 'finished_at', ARGV[7], 'summary', ARGV[4])
 redis.call('HSET', KEYS[4], 'last_result_at', ARGV[7])
 local completed = 0
@@ -204,11 +222,7 @@ impl Store {
             };
             self.set_state(id, state, Some(&diagnosis)).await?;
         }
-        let finished_ms = result.finished_at.timestamp_millis();
-        let history_min = (result.finished_at
-            - chrono::Duration::from_std(self.retention.history).unwrap_or(chrono::Duration::MAX))
-        .timestamp_millis()
-        .max(0);
+        let retention_ms = u64::try_from(self.retention.history.as_millis()).unwrap_or(u64::MAX);
         let mut counts = std::collections::BTreeMap::new();
         for c in &result.checks {
             *counts.entry(c.status.as_str()).or_insert(0) += 1;
@@ -221,7 +235,8 @@ impl Store {
             arm_throttled: result.arm.throttled,
             collect_ms: result.arm.collect_ms,
         })?;
-        let finished_at = result.finished_at.to_rfc3339();
+        // When the result was ingested, by the scheduler's clock (never the message's).
+        let ingested_at = Utc::now().to_rfc3339();
 
         let script = redis::Script::new(INGEST_SCRIPT);
         let mut invocation = script.prepare_invoke();
@@ -232,15 +247,16 @@ impl Store {
             .key(self.keys.status(id))
             .key(self.keys.scans(id))
             .key(self.keys.scan(id, result.scan_id))
-            .key(self.keys.history(id));
+            .key(self.keys.history(id))
+            .key(self.keys.record(id));
         invocation
             .arg(result.job_id.to_string())
-            .arg(finished_ms)
+            .arg(0)
             .arg(&result.service)
             .arg(summary)
-            .arg(format!("{history_min}-0"))
-            .arg(history_min)
-            .arg(&finished_at)
+            .arg(retention_ms)
+            .arg(0)
+            .arg(&ingested_at)
             .arg(result.scan_id.to_string())
             .arg(result.checks.len());
         for check in &result.checks {
@@ -260,6 +276,10 @@ impl Store {
         let mut conn = self.conn.clone();
         let code: i64 = invocation.invoke_async(&mut conn).await?;
         Ok(match code {
+            -1 => IngestOutcome::Refused("the connection does not exist"),
+            -2 => {
+                IngestOutcome::Refused("no scan of this connection was enqueued for this service")
+            }
             0 => IngestOutcome::Duplicate,
             2 => IngestOutcome::Applied {
                 scan_completed: true,
@@ -340,6 +360,19 @@ impl Store {
         Ok(conn.xlen(self.keys.scans(id)).await?)
     }
 
+    /// Whether a scan `scan_id` of connection `id` was enqueued with `service` in it.
+    pub async fn scan_names_service(
+        &self,
+        id: Uuid,
+        scan_id: Uuid,
+        service: &str,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        Ok(conn
+            .hexists(self.keys.scan(id, scan_id), format!("service:{service}"))
+            .await?)
+    }
+
     /// Records that a scan with these services is about to be enqueued.
     pub async fn start_scan(
         &self,
@@ -362,6 +395,8 @@ impl Store {
             serde_json::to_value(trigger)?.as_str().unwrap_or(""),
         )
         .hset_nx(&key, "created_at", Utc::now().to_rfc3339())
+        // The scheduler's clock orders results (a message's own timestamps never do).
+        .hset_nx(&key, "created_ms", Utc::now().timestamp_millis())
         .expire(&key, SCAN_PROGRESS_TTL_SECS)
         .sadd(self.keys.scan_ids(id), scan_id.to_string())
         .expire(self.keys.scan_ids(id), SCAN_PROGRESS_TTL_SECS);

@@ -17,9 +17,10 @@ use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
 use serde_json::{Value, json};
 use shared::broker::Topology;
 use shared::config::{
-    AzureArgs, BrokerArgs, LogArgs, LogFormat, RedisArgs, SecretArgs, SensitiveUrl,
+    AzureArgs, BrokerArgs, LogArgs, LogFormat, RedisArgs, SecretArgs, SensitiveUrl, SigningArgs,
 };
 use shared::crypto::KeyRing;
+use shared::signing::SigningKeys;
 use shared::store::Store;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -104,6 +105,8 @@ pub struct Fleet {
     pub keys: KeyRing,
     /// The key ring as configured (`test:<base64>`), for key-rotation tests.
     pub key_spec: String,
+    /// The fleet's result-signing keys (`FLEET_RESULT_KEYS`).
+    pub result_keys: SigningKeys,
     pub store: Store,
     pub topology: Topology,
     ca_file: PathBuf,
@@ -171,6 +174,7 @@ impl Fleet {
         std::fs::write(&ca_file, emulator.ca_pem())?;
         let key_spec = KeyRing::generate_key("test");
         let keys = KeyRing::parse(&key_spec)?;
+        let result_keys = SigningKeys::parse(&SigningKeys::generate("fleet"))?;
         let operator_token = format!("op-{}", Uuid::new_v4().simple());
         let (redis_url, redis_cluster) = options
             .redis
@@ -210,6 +214,9 @@ impl Fleet {
                     clouds_file: None,
                 },
                 log: log.clone(),
+                signing: SigningArgs {
+                    result_keys: result_keys.clone(),
+                },
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 operator_token: operator_token.clone(),
                 plan_interval_secs: options.plan_interval_secs,
@@ -232,6 +239,7 @@ impl Fleet {
             operator_token,
             keys,
             key_spec,
+            result_keys,
             store,
             ca_file,
             shutdown,
@@ -275,6 +283,9 @@ impl Fleet {
             },
             log: LogArgs {
                 log_format: LogFormat::Json,
+            },
+            signing: SigningArgs {
+                result_keys: self.result_keys.clone(),
             },
             concurrency,
             child_concurrency: 4,
@@ -424,6 +435,23 @@ impl Fleet {
     /// Publishes raw bytes on the fleet exchange, as any AMQP client could, and waits for the
     /// broker's confirm.
     pub async fn publish_raw(&self, routing_key: &str, body: &[u8]) -> anyhow::Result<()> {
+        self.publish_with_headers(routing_key, body, &[]).await
+    }
+
+    /// [`Fleet::publish_raw`] with AMQP headers (a result's `x-fleet-signature`).
+    pub async fn publish_with_headers(
+        &self,
+        routing_key: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
+        let mut table = lapin::types::FieldTable::default();
+        for (name, value) in headers {
+            table.insert(
+                (*name).into(),
+                lapin::types::AMQPValue::LongString((*value).into()),
+            );
+        }
         let (conn, channel) = self.amqp().await?;
         channel.confirm_select(Default::default()).await?;
         let confirm = channel
@@ -432,7 +460,9 @@ impl Fleet {
                 routing_key.into(),
                 lapin::options::BasicPublishOptions::default(),
                 body,
-                lapin::BasicProperties::default().with_content_type("application/json".into()),
+                lapin::BasicProperties::default()
+                    .with_content_type("application/json".into())
+                    .with_headers(table),
             )
             .await?
             .await?;
