@@ -52,6 +52,10 @@ emulator=$(sed -n 's/.*"base_url":"\([^"]*\)".*/\1/p' "$run_dir/emulator.out")
 export FLEET_QUEUE_PREFIX="$run_id."
 export FLEET_KEY_PREFIX="$run_id:"
 export FLEET_SECRET_KEYS="demo:$(head -c 32 /dev/urandom | base64)"
+export FLEET_RESULT_KEYS="demo:$(head -c 32 /dev/urandom | base64)"
+# The emulator is a cloud the operator registers (on loopback, which it must allow explicitly);
+# connections name it, they never carry endpoints.
+export FLEET_CLOUDS="{\"emulator\":{\"authority_host\":\"$emulator\",\"resource_manager\":\"$emulator\",\"arm_audience\":\"https://management.azure.com/\",\"throttle_model\":\"token_bucket\",\"allow_private_addresses\":true}}"
 export FLEET_OPERATOR_TOKEN="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 export FLEET_API_TOKEN="$FLEET_OPERATOR_TOKEN"
 export FLEET_EXTRA_CA_FILE="$run_dir/ca.pem"
@@ -76,7 +80,7 @@ started=$(date +%s.%N)
   --organization contoso --name "Contoso Production" --credential-name ciphrix-integration \
   --tenant-id "$DEMO_TENANT" --client-id "$DEMO_CLIENT" --subscription-id "$DEMO_SUBSCRIPTION" \
   --client-secret-env DEMO_CLIENT_SECRET --regions eastus,westeurope \
-  --cloud-json "{\"kind\":\"custom\",\"authority_host\":\"$emulator\",\"resource_manager\":\"$emulator\",\"arm_audience\":\"https://management.azure.com/\",\"throttle_model\":\"token_bucket\"}" \
+  --cloud-json '{"kind":"registered","name":"emulator"}' \
   --wait --timeout 120 | tee "$run_dir/results.txt"
 finished=$(date +%s.%N)
 id=$(sed -n 's/^connection \([0-9a-f-]*\) created$/\1/p' "$run_dir/results.txt")

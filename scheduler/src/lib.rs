@@ -37,7 +37,7 @@ use shared::store::Store;
 use tokio_util::sync::CancellationToken;
 
 /// `scheduler serve` settings (flags or `FLEET_*` environment variables).
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct SchedulerConfig {
     #[command(flatten)]
     pub broker: BrokerArgs,
@@ -54,8 +54,9 @@ pub struct SchedulerConfig {
     /// Address of the HTTP API.
     #[arg(long, env = "FLEET_API_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// The operator's API bearer token.
-    #[arg(long, env = "FLEET_OPERATOR_TOKEN", hide_env_values = true)]
+    /// The operator's API bearer token: from the environment (`FLEET_OPERATOR_TOKEN`) only,
+    /// never a flag (command lines are visible to every local user).
+    #[arg(skip = std::env::var("FLEET_OPERATOR_TOKEN").unwrap_or_default())]
     pub operator_token: String,
     /// Seconds between planning passes.
     #[arg(long, env = "FLEET_PLAN_INTERVAL_SECS", default_value_t = 30.0)]
@@ -72,6 +73,27 @@ pub struct SchedulerConfig {
     /// Scan a connection right after it is created.
     #[arg(long, env = "FLEET_SCAN_ON_CREATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub scan_on_create: bool,
+}
+
+/// Redacting: the operator token never prints (the key rings redact themselves).
+impl std::fmt::Debug for SchedulerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchedulerConfig")
+            .field("broker", &self.broker)
+            .field("redis", &self.redis)
+            .field("secrets", &self.secrets)
+            .field("azure", &self.azure)
+            .field("log", &self.log)
+            .field("signing", &self.signing)
+            .field("listen", &self.listen)
+            .field("operator_token", &"<redacted>")
+            .field("plan_interval_secs", &self.plan_interval_secs)
+            .field("ingest_prefetch", &self.ingest_prefetch)
+            .field("census_interval_secs", &self.census_interval_secs)
+            .field("history_retention_days", &self.history_retention_days)
+            .field("scan_on_create", &self.scan_on_create)
+            .finish()
+    }
 }
 
 /// Runs the API, planner, rescan consumer and ingester until `shutdown` fires. `on_listen`

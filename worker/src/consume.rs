@@ -153,20 +153,26 @@ async fn handle(
             return;
         }
     };
+    // Label values only from the catalogue: a job for an unknown service mints no new series.
+    let service_label = if shared::checks::service(&job.service).is_some() {
+        job.service.as_str()
+    } else {
+        "unknown"
+    };
     metrics
         .jobs_consumed
-        .with_label_values(&[&job.service, queue_kind])
+        .with_label_values(&[service_label, queue_kind])
         .inc();
     metrics.jobs_in_flight.inc();
     let started = std::time::Instant::now();
     let completed = |outcome: &str| {
         metrics
             .jobs_completed
-            .with_label_values(&[&job.service, outcome])
+            .with_label_values(&[service_label, outcome])
             .inc();
         metrics
             .job_duration
-            .with_label_values(&[&job.service])
+            .with_label_values(&[service_label])
             .observe(started.elapsed().as_secs_f64());
     };
     let span = tracing::info_span!(

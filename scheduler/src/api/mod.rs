@@ -117,11 +117,36 @@ pub fn router(state: ApiState) -> Router {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
+        .layer(axum::middleware::from_fn(time_limit))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             crate::metrics::count_requests,
         ))
         .with_state(state)
+}
+
+/// Largest request body accepted (a connection form is well under 4 KiB); larger is a 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest a request may take (validation against Azure included); longer is a 503.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn time_limit(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({
+                "error": "timeout",
+                "message": format!("the request took longer than {} s", REQUEST_TIMEOUT.as_secs()),
+            })),
+        )
+            .into_response(),
+    }
 }
 
 /// Ready when Redis answers and the broker connection is up.

@@ -19,7 +19,7 @@ impl Client {
         let token = api
             .token
             .clone()
-            .context("an API token is needed: --token or FLEET_API_TOKEN")?;
+            .context("an API token is needed: set FLEET_API_TOKEN")?;
         Ok(Self {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))

@@ -32,7 +32,7 @@ pub struct Cli {
 }
 
 /// Where the API is and how to authenticate (client subcommands).
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct ApiArgs {
     /// Base URL of the scheduler's HTTP API.
     #[arg(
@@ -42,9 +42,19 @@ pub struct ApiArgs {
         default_value = "http://127.0.0.1:8080"
     )]
     pub api_url: String,
-    /// Bearer token for the API (an operator or organization token).
-    #[arg(long, global = true, env = "FLEET_API_TOKEN", hide_env_values = true)]
+    /// Bearer token for the API (an operator or organization token): from the environment
+    /// (`FLEET_API_TOKEN`) only, never a flag (command lines are visible to every local user).
+    #[arg(skip = std::env::var("FLEET_API_TOKEN").ok().filter(|t| !t.trim().is_empty()))]
     pub token: Option<String>,
+}
+
+impl std::fmt::Debug for ApiArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiArgs")
+            .field("api_url", &self.api_url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Subcommand)]
