@@ -107,6 +107,25 @@ async fn an_organization_token_cannot_bring_its_own_cloud() {
         saved["connection"]["status"]["state"], "connected",
         "{saved}"
     );
+
+    // The scheme is case-insensitive; bodies are size-limited.
+    let response = reqwest::Client::new()
+        .get(fleet.api_url("/v1/connections"))
+        .header("authorization", format!("bEaReR {token}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 200);
+    let huge = json!({"name": "x".repeat(200 * 1024)});
+    let (code, _) = call_as(
+        &fleet,
+        &token,
+        reqwest::Method::POST,
+        "/v1/connections",
+        Some(huge),
+    )
+    .await;
+    assert_eq!(code, 413);
     fleet.shutdown().await.expect("shutdown");
 }
 
