@@ -106,6 +106,32 @@ impl Dataset {
         }
     }
 
+    /// Every item of a collection: a list's items, or the items of every parent's child list
+    /// and every parent's child object (so a child collection can be the parent of another:
+    /// servers -> databases -> transparent data encryption).
+    pub fn all_items(&self, key: &str) -> Vec<&Value> {
+        if let Some(outcome) = self.lists.get(key) {
+            return match outcome {
+                ListOutcome::Items(items) => items.iter().collect(),
+                ListOutcome::Failed(_) => Vec::new(),
+            };
+        }
+        let Some(children) = self.children.get(key) else {
+            return Vec::new();
+        };
+        let mut parents: Vec<&String> = children.keys().collect();
+        // Deterministic order whatever order the children arrived in.
+        parents.sort();
+        parents
+            .into_iter()
+            .flat_map(|parent| match &children[parent] {
+                ChildOutcome::Items(items) => items.iter().collect::<Vec<_>>(),
+                ChildOutcome::Object(object) => vec![object],
+                ChildOutcome::Absent | ChildOutcome::Failed(_) => Vec::new(),
+            })
+            .collect()
+    }
+
     pub fn child(&self, key: &str, parent_id: &str) -> Option<&ChildOutcome> {
         self.children
             .get(key)
@@ -134,6 +160,11 @@ impl<'a> EvalContext<'a> {
     /// The in-scope items of a list collection.
     pub fn items(&self, key: &str) -> &'a [Value] {
         self.dataset.items(key)
+    }
+
+    /// Every item of a list or child collection (see [`Dataset::all_items`]).
+    pub fn all_items(&self, key: &str) -> Vec<&'a Value> {
+        self.dataset.all_items(key)
     }
 
     /// A parent's child outcome; `None` when it was never fetched.

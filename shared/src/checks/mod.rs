@@ -15,6 +15,7 @@ pub mod dataset;
 pub mod nsg;
 pub mod props;
 pub mod region;
+pub mod source;
 pub mod storage;
 
 use std::fmt;
@@ -23,6 +24,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use dataset::{ChildOutcome, Dataset, EvalContext, FetchError, ListOutcome};
+pub use source::{Collection, Source};
 
 use crate::messages::{CheckResult, Finding, FindingStatus};
 
@@ -140,45 +142,6 @@ pub struct CheckMeta {
     pub frameworks: &'static [FrameworkRef],
     /// Azure actions the check's data needs (Reader covers them unless said otherwise).
     pub permissions: &'static [&'static str],
-}
-
-/// Where a collection's data comes from in ARM.
-#[derive(Debug, Clone, Copy, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Source {
-    /// `GET {arm}/subscriptions/{s}/providers/{provider_path}?api-version=...`, paged.
-    SubscriptionList {
-        provider_path: &'static str,
-        api_version: &'static str,
-    },
-    /// For each in-scope item of `parent`: `GET {item.id}{suffix}?api-version=...`, one object.
-    ChildGet {
-        parent: &'static str,
-        suffix: &'static str,
-        api_version: &'static str,
-    },
-    /// For each in-scope item of `parent`: `GET {item.id}{suffix}?api-version=...`, paged list.
-    ChildList {
-        parent: &'static str,
-        suffix: &'static str,
-        api_version: &'static str,
-    },
-}
-
-/// One piece of ARM data a service's checks read. Fetched at most once per job.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Collection {
-    /// `service.what`, e.g. `storage.accounts`.
-    pub key: &'static str,
-    pub source: Source,
-    /// The Azure action needed to read it; named in "Failed - Access Denied" results.
-    pub permission: &'static str,
-    /// Whether items carry a `location` that the connection's region selection filters.
-    pub regional: bool,
-    /// For child sources: which parent items have this child at all (others are skipped, saving
-    /// calls). `None` = every parent.
-    #[serde(skip)]
-    pub applies_to: Option<fn(&serde_json::Value) -> bool>,
 }
 
 /// A check: metadata, the collections it reads, and a pure evaluation.
@@ -352,8 +315,7 @@ mod tests {
                 }
             }
             for c in service.collections {
-                if let Source::ChildGet { parent, .. } | Source::ChildList { parent, .. } = c.source
-                {
+                if let Some(parent) = c.source.parent() {
                     assert!(service.collection(parent).is_some(), "{} parent", c.key);
                 }
             }

@@ -20,7 +20,7 @@ use super::props::{
 };
 use super::{
     Check, CheckMeta, ChildOutcome, Collection, EvalContext, FetchError, ServiceDef, Severity,
-    Source, cis_foundations_6,
+    cis_foundations_6,
 };
 use crate::messages::{Evidence, Finding, FindingStatus};
 
@@ -35,49 +35,33 @@ pub const SERVICE: ServiceDef = ServiceDef {
     id: "nsg",
     name: "Network Security Groups",
     collections: &[
-        Collection {
-            key: GROUPS,
-            source: Source::SubscriptionList {
-                provider_path: "Microsoft.Network/networkSecurityGroups",
-                api_version: API_VERSION,
-            },
-            permission: "Microsoft.Network/networkSecurityGroups/read",
-            regional: true,
-            applies_to: None,
-        },
-        Collection {
-            key: VIRTUAL_NETWORKS,
-            source: Source::SubscriptionList {
-                provider_path: "Microsoft.Network/virtualNetworks",
-                api_version: API_VERSION,
-            },
-            permission: "Microsoft.Network/virtualNetworks/read",
-            regional: true,
-            applies_to: None,
-        },
-        Collection {
-            key: NETWORK_WATCHERS,
-            source: Source::SubscriptionList {
-                provider_path: "Microsoft.Network/networkWatchers",
-                api_version: API_VERSION,
-            },
-            permission: "Microsoft.Network/networkWatchers/read",
-            // A flow log lives in the watcher of its target's region, so watchers outside the
-            // selected regions hold nothing in scope and are skipped.
-            regional: true,
-            applies_to: None,
-        },
-        Collection {
-            key: FLOW_LOGS,
-            source: Source::ChildList {
-                parent: NETWORK_WATCHERS,
-                suffix: "/flowLogs",
-                api_version: API_VERSION,
-            },
-            permission: "Microsoft.Network/networkWatchers/flowLogs/read",
-            regional: false,
-            applies_to: None,
-        },
+        Collection::list(
+            GROUPS,
+            "Microsoft.Network/networkSecurityGroups",
+            API_VERSION,
+            "Microsoft.Network/networkSecurityGroups/read",
+        ),
+        Collection::list(
+            VIRTUAL_NETWORKS,
+            "Microsoft.Network/virtualNetworks",
+            API_VERSION,
+            "Microsoft.Network/virtualNetworks/read",
+        ),
+        // A flow log lives in the watcher of its target's region, so watchers outside the
+        // selected regions hold nothing in scope and are skipped.
+        Collection::list(
+            NETWORK_WATCHERS,
+            "Microsoft.Network/networkWatchers",
+            API_VERSION,
+            "Microsoft.Network/networkWatchers/read",
+        ),
+        Collection::child_list(
+            FLOW_LOGS,
+            NETWORK_WATCHERS,
+            "/flowLogs",
+            API_VERSION,
+            "Microsoft.Network/networkWatchers/flowLogs/read",
+        ),
     ],
     checks: CHECKS,
 };

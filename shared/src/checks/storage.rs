@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::dataset::{ChildOutcome, EvalContext};
 use super::props;
-use super::{Check, CheckMeta, Collection, ServiceDef, Severity, Source, cis_foundations_6};
+use super::{Check, CheckMeta, Collection, ServiceDef, Severity, cis_foundations_6};
 use crate::messages::{Evidence, Finding, FindingStatus};
 
 pub const ACCOUNTS: &str = "storage.accounts";
@@ -28,27 +28,20 @@ pub const SERVICE: ServiceDef = ServiceDef {
     id: "storage",
     name: "Storage Accounts",
     collections: &[
-        Collection {
-            key: ACCOUNTS,
-            source: Source::SubscriptionList {
-                provider_path: "Microsoft.Storage/storageAccounts",
-                api_version: API_VERSION,
-            },
-            permission: ACCOUNT_READ,
-            regional: true,
-            applies_to: None,
-        },
-        Collection {
-            key: FILE_SERVICES,
-            source: Source::ChildGet {
-                parent: ACCOUNTS,
-                suffix: "/fileServices/default",
-                api_version: API_VERSION,
-            },
-            permission: FILE_SERVICE_READ,
-            regional: false,
-            applies_to: Some(has_file_service),
-        },
+        Collection::list(
+            ACCOUNTS,
+            "Microsoft.Storage/storageAccounts",
+            API_VERSION,
+            ACCOUNT_READ,
+        ),
+        Collection::child(
+            FILE_SERVICES,
+            ACCOUNTS,
+            "/fileServices/default",
+            API_VERSION,
+            FILE_SERVICE_READ,
+        )
+        .only_for(has_file_service),
     ],
     checks: CHECKS,
 };
