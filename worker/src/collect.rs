@@ -56,11 +56,7 @@ impl Collected {
 
 /// The collections a service's checks read, parents included, in catalogue order.
 pub fn needed_collections(service: &ServiceDef) -> Vec<&'static Collection> {
-    let mut keys: Vec<&str> = service
-        .checks
-        .iter()
-        .flat_map(|c| c.reads.iter().copied())
-        .collect();
+    let mut keys: Vec<&str> = service.checks.iter().flat_map(|c| c.reads()).collect();
     // Ancestors too: a grandchild needs its parent, which needs its own parent.
     let mut i = 0;
     while i < keys.len() {

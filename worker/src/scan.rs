@@ -86,7 +86,7 @@ pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<ScanResult, Job
     let results: Vec<CheckResult> = service
         .checks
         .iter()
-        .map(|check| checks::run_check(check, &eval))
+        .map(|check| checks::run_check(service, check, &eval))
         .collect();
     let evaluate_ms = evaluate_started.elapsed().as_millis() as u64;
 
