@@ -167,8 +167,69 @@ impl<'a> EvalContext<'a> {
         self.dataset.all_items(key)
     }
 
+    /// The items of a list or child collection by normalized ARM id, for joins between
+    /// collections (NIC -> VM, subnet -> NSG, gateway -> WAF policy).
+    pub fn index_by_id(&self, key: &str) -> HashMap<String, &'a Value> {
+        self.dataset
+            .all_items(key)
+            .into_iter()
+            .map(|item| {
+                (
+                    super::props::normalize_id(super::props::resource_id(item)),
+                    item,
+                )
+            })
+            .collect()
+    }
+
+    /// The item of `key` that `id` (a reference read from another resource) names.
+    pub fn lookup(&self, key: &str, id: &str) -> Option<&'a Value> {
+        let wanted = super::props::normalize_id(id);
+        self.dataset
+            .all_items(key)
+            .into_iter()
+            .find(|item| super::props::normalize_id(super::props::resource_id(item)) == wanted)
+    }
+
     /// A parent's child outcome; `None` when it was never fetched.
     pub fn child(&self, key: &str, parent_id: &str) -> Option<&'a ChildOutcome> {
         self.dataset.child(key, parent_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn grandchildren_and_joins_read_across_collections() {
+        let server = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/servers/sql1";
+        let db = format!("{server}/databases/app");
+        let mut ds = Dataset::default();
+        ds.insert_list("x.servers", ListOutcome::Items(vec![json!({"id": server})]));
+        ds.insert_child(
+            "x.databases",
+            server,
+            ChildOutcome::Items(vec![json!({"id": db, "name": "app"})]),
+        );
+        ds.insert_child(
+            "x.tde",
+            &db,
+            ChildOutcome::Object(json!({"properties": {"state": "Enabled"}})),
+        );
+        let ctx = EvalContext::new(&ds, Utc::now(), "s");
+        assert_eq!(ctx.all_items("x.databases").len(), 1);
+        assert_eq!(ctx.all_items("x.tde").len(), 1);
+        let upper = db.to_uppercase() + "/";
+        assert_eq!(
+            ctx.lookup("x.databases", &upper).map(|d| &d["name"]),
+            Some(&json!("app"))
+        );
+        assert!(
+            ctx.index_by_id("x.servers")
+                .contains_key(&server.to_ascii_lowercase())
+        );
+        assert!(ctx.all_items("x.unknown").is_empty());
     }
 }

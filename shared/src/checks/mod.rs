@@ -12,6 +12,7 @@
 //! with fixtures shaped like real ARM responses.
 
 pub mod dataset;
+pub mod diagnostics;
 pub mod framework;
 pub mod nsg;
 pub mod props;
@@ -28,6 +29,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use dataset::{ChildOutcome, Dataset, EvalContext, FetchError, ListOutcome};
+pub use diagnostics::LogRule;
 pub use rule::{Example, Expect, Missing, Rule, Target, When};
 pub use source::{Collection, Source};
 
@@ -138,6 +140,8 @@ pub struct CheckMeta {
 pub enum Logic {
     /// The declarative form: one property against an expectation (see [`rule`]).
     Rule(Rule),
+    /// Declarative too: a resource's logs are exported (see [`diagnostics`]).
+    Logs(LogRule),
     /// Real logic over the collected data.
     Custom {
         /// Keys of the collections `evaluate` reads.
@@ -166,6 +170,15 @@ impl Check {
         }
     }
 
+    /// A declarative "logs are exported" check.
+    pub const fn logs(meta: CheckMeta, rule: LogRule) -> Self {
+        Self {
+            meta,
+            logic: Logic::Logs(rule),
+            none_in_scope: None,
+        }
+    }
+
     /// A check with its own evaluator over the collections it names.
     pub const fn custom(
         meta: CheckMeta,
@@ -190,6 +203,7 @@ impl Check {
     pub fn reads(&self) -> Vec<&'static str> {
         match &self.logic {
             Logic::Rule(rule) => rule.target.reads(),
+            Logic::Logs(rule) => rule.reads(),
             Logic::Custom { reads, .. } => reads.to_vec(),
         }
     }
@@ -198,6 +212,7 @@ impl Check {
     pub fn evaluate(&self, ctx: &EvalContext<'_>) -> Vec<Finding> {
         match &self.logic {
             Logic::Rule(rule) => rule.evaluate(ctx),
+            Logic::Logs(rule) => rule.evaluate(ctx),
             Logic::Custom { evaluate, .. } => evaluate(ctx),
         }
     }
@@ -206,7 +221,7 @@ impl Check {
     pub fn as_rule(&self) -> Option<&Rule> {
         match &self.logic {
             Logic::Rule(rule) => Some(rule),
-            Logic::Custom { .. } => None,
+            Logic::Logs(_) | Logic::Custom { .. } => None,
         }
     }
 }
@@ -388,7 +403,12 @@ mod tests {
                     !service.permissions_of(check).is_empty(),
                     "{id} names no permission"
                 );
-                assert!(!check.none_in_scope.unwrap_or(service.none_in_scope).is_empty());
+                assert!(
+                    !check
+                        .none_in_scope
+                        .unwrap_or(service.none_in_scope)
+                        .is_empty()
+                );
                 for key in check.reads() {
                     assert!(
                         service.collection(key).is_some(),

@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use self::ports::{MAX_PORT, PortSet};
 use self::rules::{Outcome, Protocol, Rule};
 use super::props::{
-    evidence, evidence_value, finding, prop, prop_bool, prop_str, resource_id, resource_location,
-    resource_name, unreadable,
+    evidence, evidence_value, finding, normalize_id, prop, prop_bool, prop_str, resource_id,
+    resource_location, resource_name, unreadable,
 };
 use super::{
     Check, CheckMeta, ChildOutcome, Collection, EvalContext, FetchError, ServiceDef, Severity,
@@ -622,10 +622,6 @@ const MIN_RETENTION_DAYS: i64 = 90;
 const FLOW_LOG_EXPECTED: &str = "an enabled flow log targeting this NSG or a virtual network, \
     subnet or network interface it is attached to, with retention 0 (unlimited), retention \
     disabled (no deletion) or at least 90 days";
-
-fn normalize_id(id: &str) -> String {
-    id.trim().trim_end_matches('/').to_ascii_lowercase()
-}
 
 /// Resource ids a flow log may target to cover this NSG, lower-cased.
 ///

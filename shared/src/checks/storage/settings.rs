@@ -16,11 +16,11 @@ pub const SECURE_TRANSFER_REQUIRED: Check = Check::rule(
         title: "HTTPS-only transfer required",
         severity: Severity::High,
         description: "Without secure transfer the account accepts plain HTTP (and unencrypted SMB) \
-        requests, so data and shared-access signatures can be read or altered in transit. \
-        Requiring HTTPS rejects every unencrypted request.",
+            requests, so data and shared-access signatures can be read or altered in transit. \
+            Requiring HTTPS rejects every unencrypted request.",
         remediation: "Portal: Storage account > Settings > Configuration > Secure transfer \
-        required = Enabled. CLI: `az storage account update --name <account> \
-        --resource-group <rg> --https-only true`.",
+            required = Enabled. CLI: `az storage account update --name <account> \
+            --resource-group <rg> --https-only true`.",
     },
     Rule {
         target: Target::Items(ACCOUNTS),
@@ -45,11 +45,11 @@ pub const MIN_TLS_12: Check = Check::rule(
         title: "Minimum TLS 1.2",
         severity: Severity::High,
         description: "TLS 1.0 and 1.1 have known weaknesses and are deprecated. Accepting them \
-        lets a client, or an attacker downgrading a connection, reach the account over a \
-        weak protocol.",
+            lets a client, or an attacker downgrading a connection, reach the account over a \
+            weak protocol.",
         remediation: "Portal: Storage account > Settings > Configuration > Minimum TLS version = \
-        Version 1.2. CLI: `az storage account update --name <account> --resource-group <rg> \
-        --min-tls-version TLS1_2`.",
+            Version 1.2. CLI: `az storage account update --name <account> --resource-group <rg> \
+            --min-tls-version TLS1_2`.",
     },
     Rule {
         target: Target::Items(ACCOUNTS),
@@ -80,11 +80,11 @@ pub const BLOB_ANONYMOUS_ACCESS_DISABLED: Check = Check::rule(
         title: "Anonymous blob access disallowed",
         severity: Severity::High,
         description: "When the account allows anonymous access, any container can be switched to \
-        public and its blobs become readable by anyone with the URL, without credentials. \
-        Disallowing it at the account level overrides every container setting.",
+            public and its blobs become readable by anyone with the URL, without credentials. \
+            Disallowing it at the account level overrides every container setting.",
         remediation: "Portal: Storage account > Settings > Configuration > Allow Blob anonymous \
-        access = Disabled. CLI: `az storage account update --name <account> \
-        --resource-group <rg> --allow-blob-public-access false`.",
+            access = Disabled. CLI: `az storage account update --name <account> \
+            --resource-group <rg> --allow-blob-public-access false`.",
     },
     Rule {
         target: Target::Items(ACCOUNTS),
@@ -109,13 +109,13 @@ pub const DEFAULT_NETWORK_DENY: Check = Check::rule(
         title: "Firewall default action is Deny",
         severity: Severity::High,
         description: "With the default action Allow, the storage firewall admits traffic from \
-        every network and the IP and virtual-network rules restrict nothing. Denying by \
-        default limits access to the networks listed explicitly.",
+            every network and the IP and virtual-network rules restrict nothing. Denying by \
+            default limits access to the networks listed explicitly.",
         remediation: "First allow the networks that need access (`az storage account network-rule \
-        add ...`), then Portal: Storage account > Security + networking > Networking > \
-        Public network access = Enabled from selected virtual networks and IP addresses (or \
-        Disabled). CLI: `az storage account update --name <account> --resource-group <rg> \
-        --default-action Deny`.",
+            add ...`), then Portal: Storage account > Security + networking > Networking > \
+            Public network access = Enabled from selected virtual networks and IP addresses (or \
+            Disabled). CLI: `az storage account update --name <account> --resource-group <rg> \
+            --default-action Deny`.",
     },
     Rule {
         target: Target::Items(ACCOUNTS),
@@ -143,12 +143,12 @@ pub const PUBLIC_NETWORK_DISABLED: Check = Check::rule(
         title: "Public network access disabled",
         severity: Severity::Medium,
         description: "An account with public network access is reachable from the internet \
-        through its public endpoint. Disabling it forces all traffic through private \
-        endpoints, so data never leaves private networks.",
+            through its public endpoint. Disabling it forces all traffic through private \
+            endpoints, so data never leaves private networks.",
         remediation: "Create private endpoints for the clients first, then Portal: Storage \
-        account > Security + networking > Networking > Public network access = Disabled. \
-        CLI: `az storage account update --name <account> --resource-group <rg> \
-        --public-network-access Disabled`.",
+            account > Security + networking > Networking > Public network access = Disabled. \
+            CLI: `az storage account update --name <account> --resource-group <rg> \
+            --public-network-access Disabled`.",
     },
     Rule {
         target: Target::Items(ACCOUNTS),
@@ -176,12 +176,12 @@ pub const SHARED_KEY_DISABLED: Check = Check::rule(
         title: "Shared-key (account key) auth disabled",
         severity: Severity::Medium,
         description: "Account keys grant full access to all data, cannot be scoped and leave no \
-        identity in the logs, and SAS tokens signed with them inherit the same weakness. \
-        Disabling Shared Key forces Microsoft Entra ID authorization.",
+            identity in the logs, and SAS tokens signed with them inherit the same weakness. \
+            Disabling Shared Key forces Microsoft Entra ID authorization.",
         remediation: "Move clients to Microsoft Entra ID (RBAC) first, then Portal: Storage \
-        account > Settings > Configuration > Allow storage account key access = Disabled. \
-        CLI: `az storage account update --name <account> --resource-group <rg> \
-        --allow-shared-key-access false`.",
+            account > Settings > Configuration > Allow storage account key access = Disabled. \
+            CLI: `az storage account update --name <account> --resource-group <rg> \
+            --allow-shared-key-access false`.",
     },
     Rule {
         target: Target::Items(ACCOUNTS),
@@ -207,11 +207,11 @@ pub const CROSS_TENANT_REPLICATION_OFF: Check = Check::rule(
         title: "Cross-tenant object replication off",
         severity: Severity::Medium,
         description: "Cross-tenant object replication lets blobs be copied continuously to a \
-        storage account in another Microsoft Entra tenant, outside this organization's \
-        control. Disallowing it keeps replication inside the tenant.",
+            storage account in another Microsoft Entra tenant, outside this organization's \
+            control. Disallowing it keeps replication inside the tenant.",
         remediation: "Portal: Storage account > Data management > Object replication > Advanced \
-        settings > clear Allow cross-tenant replication. CLI: `az storage account update \
-        --name <account> --resource-group <rg> --allow-cross-tenant-replication false`.",
+            settings > clear Allow cross-tenant replication. CLI: `az storage account update \
+            --name <account> --resource-group <rg> --allow-cross-tenant-replication false`.",
     },
     Rule {
         target: Target::Items(ACCOUNTS),
