@@ -41,6 +41,14 @@ pub enum StoreError {
     Encode(#[from] serde_json::Error),
 }
 
+impl StoreError {
+    /// Whether the store could not be reached (a restart, a failover, the network), as opposed
+    /// to a value it holds or was given being wrong: worth retrying the same operation.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Redis(_))
+    }
+}
+
 /// How long history and ingestion records are kept.
 #[derive(Debug, Clone, Copy)]
 pub struct Retention {
