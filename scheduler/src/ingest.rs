@@ -11,13 +11,13 @@
 //! Anything else is dead-lettered with the reason and changes nothing.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use lapin::message::Delivery;
+use shared::broker::hold::{Held, MAX_HOLD, retry_in_place};
 use shared::broker::{Broker, ConsumerSpec, Publisher, ack, dead_letter, requeue, serve_queue};
 use shared::messages::{ScanResult, decode};
 use shared::signing::{SIGNATURE_HEADER, SigningKeys};
-use shared::store::{IngestOutcome, Store};
+use shared::store::{IngestOutcome, Store, StoreError};
 
 use crate::metrics::SchedulerMetrics;
 use tokio_util::sync::CancellationToken;
@@ -98,7 +98,18 @@ async fn handle(
     );
     shared::telemetry::follow_trace_context(&span, delivery.properties.headers().as_ref());
     async {
-        match check(store, &result).await {
+        // A store outage is waited out holding the delivery: requeueing would spend the
+        // result's delivery attempts and dead-letter it (see `broker::hold`).
+        let checked =
+            match retry_in_place("result check", MAX_HOLD, StoreError::is_unavailable, || {
+                check(store, &result)
+            })
+            .await
+            {
+                Held::Done(outcome) => outcome,
+                Held::GaveUp(e) => Err(e),
+            };
+        match checked {
             Ok(None) => {}
             Ok(Some(reason)) => {
                 dead_letter(
@@ -112,14 +123,24 @@ async fn handle(
                 return;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot check the result now; returning it");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tracing::warn!(error = %e, "store unavailable for too long; returning the result");
                 requeue(delivery).await;
                 count("requeued");
                 return;
             }
         }
-        match store.ingest(&result).await {
+        let held = retry_in_place(
+            "result ingestion",
+            MAX_HOLD,
+            StoreError::is_unavailable,
+            || store.ingest(&result),
+        )
+        .await;
+        let ingested = match held {
+            Held::Done(outcome) => outcome,
+            Held::GaveUp(e) => Err(e),
+        };
+        match ingested {
             Ok(IngestOutcome::Refused(reason)) => {
                 dead_letter(
                     publisher,
@@ -148,8 +169,7 @@ async fn handle(
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot ingest now; returning the result");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tracing::warn!(error = %e, "store unavailable for too long; returning the result");
                 requeue(delivery).await;
                 count("requeued");
             }
@@ -171,10 +191,7 @@ fn signature_of(delivery: &Delivery) -> Option<String> {
 
 /// Why `result` is not one the fleet produced for a job it enqueued, if it is not. The store
 /// checks the connection and scan again atomically when it ingests (deletion races).
-async fn check(
-    store: &Store,
-    result: &ScanResult,
-) -> Result<Option<String>, shared::store::StoreError> {
+async fn check(store: &Store, result: &ScanResult) -> Result<Option<String>, StoreError> {
     let latest = chrono::Utc::now() + MAX_CLOCK_SKEW;
     if result.finished_at > latest || result.started_at > latest {
         return Ok(Some(format!(

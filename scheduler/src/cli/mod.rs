@@ -106,6 +106,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print every service and check (id, title, severity, frameworks, permissions,
+    /// collections) from this build's catalogue; needs no API, broker or store.
+    Catalogue {
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect or replay dead-lettered messages (talks to RabbitMQ directly).
     DeadLetters(Box<DeadLettersArgs>),
     /// Stored client secrets (talks to Redis directly).
@@ -161,6 +167,7 @@ pub enum SecretsAction {
 /// Runs an operator subcommand that talks to the broker or the store directly.
 pub async fn run_admin(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Catalogue { json } => output::print_catalogue(json),
         Command::DeadLetters(args) => {
             let broker = shared::broker::Broker::connect(
                 args.broker.amqp_url.clone(),
@@ -247,7 +254,10 @@ pub enum TokensCommand {
 pub async fn run_client(command: Command, api: &ApiArgs) -> anyhow::Result<()> {
     let client = Client::new(api)?;
     match command {
-        Command::Serve(_) | Command::DeadLetters(_) | Command::Secrets(_) => {
+        Command::Serve(_)
+        | Command::DeadLetters(_)
+        | Command::Secrets(_)
+        | Command::Catalogue { .. } => {
             anyhow::bail!("not a client command")
         }
         Command::Connections(c) => connections::run(&client, c).await,
