@@ -98,7 +98,12 @@ async fn an_expired_token_gets_a_fresh_one_and_the_call_succeeds() {
 async fn every_entra_error_gets_its_diagnosis() {
     let azure = Azure::start(world(1, 10)).await;
     let cases = [
-        (TENANT, READER, "wrong", TokenDiagnosis::WrongSecret),
+        (
+            TENANT,
+            READER,
+            "not~the~secret",
+            TokenDiagnosis::WrongSecret,
+        ),
         (TENANT, READER, "old~secret", TokenDiagnosis::ExpiredSecret),
         (
             TENANT,
