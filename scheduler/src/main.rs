@@ -14,7 +14,7 @@ async fn main() -> anyhow::Result<()> {
             shared::signals::cancel_on_signal(shutdown.clone());
             scheduler::run(*config, shutdown, None).await
         }
-        admin @ (Command::DeadLetters(_) | Command::Secrets(_)) => {
+        admin @ (Command::DeadLetters(_) | Command::Secrets(_) | Command::Catalogue { .. }) => {
             scheduler::cli::run_admin(admin).await
         }
         client => scheduler::cli::run_client(client, &cli.api).await,

@@ -14,6 +14,7 @@ use shared::azure::{ArmError, ArmSession, ErrorClass};
 use shared::checks::region::RegionFilter;
 use shared::checks::{ChildOutcome, Collection, Dataset, ListOutcome, ServiceDef, Source, props};
 use shared::messages::CollectionUsage;
+use url::Url;
 
 /// A job's collected data and what it cost.
 #[derive(Debug, Default)]
@@ -55,19 +56,17 @@ impl Collected {
 
 /// The collections a service's checks read, parents included, in catalogue order.
 pub fn needed_collections(service: &ServiceDef) -> Vec<&'static Collection> {
-    let mut keys: Vec<&str> = service
-        .checks
-        .iter()
-        .flat_map(|c| c.reads.iter().copied())
-        .collect();
-    let parents: Vec<&str> = keys
-        .iter()
-        .filter_map(|k| match service.collection(k)?.source {
-            Source::ChildGet { parent, .. } | Source::ChildList { parent, .. } => Some(parent),
-            Source::SubscriptionList { .. } => None,
-        })
-        .collect();
-    keys.extend(parents);
+    let mut keys: Vec<&str> = service.checks.iter().flat_map(|c| c.reads()).collect();
+    // Ancestors too: a grandchild needs its parent, which needs its own parent.
+    let mut i = 0;
+    while i < keys.len() {
+        if let Some(parent) = service.collection(keys[i]).and_then(|c| c.source.parent())
+            && !keys.contains(&parent)
+        {
+            keys.push(parent);
+        }
+        i += 1;
+    }
     service
         .collections
         .iter()
@@ -90,21 +89,31 @@ pub async fn collect(
         Source::SubscriptionList {
             provider_path,
             api_version,
-        } => Some((*c, provider_path, api_version)),
+            filter,
+        } => Some((*c, provider_path, api_version, filter)),
         _ => None,
     });
-    let fetched = join_all(
-        lists.map(|(collection, provider_path, api_version)| async move {
+    let fetched = join_all(lists.map(
+        |(collection, provider_path, api_version, filter)| async move {
             let fork = session.fork();
             let started = Instant::now();
-            let url = fork.url(
+            let mut url = fork.url(
                 &format!("/subscriptions/{subscription_id}/providers/{provider_path}"),
                 api_version,
             );
+            if let Some(filter) = filter {
+                match Url::parse(&url) {
+                    Ok(mut parsed) => {
+                        parsed.query_pairs_mut().append_pair("$filter", filter);
+                        url = parsed.to_string();
+                    }
+                    Err(e) => tracing::warn!(error = %e, "list URL does not parse"),
+                }
+            }
             let outcome = fork.list(&url).await;
             (collection, fork, started, outcome)
-        }),
-    )
+        },
+    ))
     .await;
     for (collection, fork, started, outcome) in fetched {
         match outcome {
@@ -133,7 +142,24 @@ pub async fn collect(
         }
     }
 
-    for collection in needed {
+    for collection in needed.iter().filter(|c| c.source.is_graph()) {
+        // Microsoft Graph sources are collected by the Graph client (tenant-wide).
+        collected.dataset.insert_list(
+            collection.key,
+            ListOutcome::Failed(shared::checks::FetchError::Error {
+                message: "Microsoft Graph collection is not supported by this worker".to_string(),
+            }),
+        );
+    }
+
+    // Children after their parents: a grandchild's parents are a child collection's items.
+    let mut children: Vec<&Collection> = needed
+        .iter()
+        .copied()
+        .filter(|c| c.source.parent().is_some())
+        .collect();
+    children.sort_by_key(|c| depth(service, c));
+    for collection in children {
         let (parent, suffix, api_version, is_list) = match collection.source {
             Source::ChildGet {
                 parent,
@@ -145,7 +171,7 @@ pub async fn collect(
                 suffix,
                 api_version,
             } => (parent, suffix, api_version, true),
-            Source::SubscriptionList { .. } => continue,
+            _ => continue,
         };
         if let Some(err) = collected.dataset.failure(parent).cloned() {
             collected.dataset.insert_failure(collection.key, err);
@@ -155,8 +181,8 @@ pub async fn collect(
         let started = Instant::now();
         let parents: Vec<&Value> = collected
             .dataset
-            .items(parent)
-            .iter()
+            .all_items(parent)
+            .into_iter()
             .filter(|p| collection.applies_to.is_none_or(|applies| applies(p)))
             .collect();
         let requests: Vec<(String, String, ArmSession)> = parents
@@ -191,6 +217,20 @@ pub async fn collect(
     collected
 }
 
+/// How many parents lie above a collection (a subscription list is 0).
+fn depth(service: &ServiceDef, collection: &Collection) -> usize {
+    let mut depth = 0;
+    let mut current = collection.source.parent();
+    while let Some(parent) = current {
+        depth += 1;
+        current = service.collection(parent).and_then(|p| p.source.parent());
+        if depth > 8 {
+            break;
+        }
+    }
+    depth
+}
+
 /// A child that does not exist (404) is absent, not an error.
 fn child_outcome(result: Result<ChildOutcome, ArmError>, permission: &str) -> ChildOutcome {
     match result {
@@ -211,15 +251,9 @@ mod tests {
         for service in shared::checks::catalogue() {
             let needed: Vec<&str> = needed_collections(service).iter().map(|c| c.key).collect();
             for c in needed_collections(service) {
-                if let Source::ChildGet { parent, .. } | Source::ChildList { parent, .. } = c.source
-                {
+                if let Some(parent) = c.source.parent() {
                     assert!(needed.contains(&parent), "{} needs {parent}", c.key);
-                    let parent_source = service.collection(parent).map(|p| p.source);
-                    assert!(
-                        matches!(parent_source, Some(Source::SubscriptionList { .. })),
-                        "{}: children of children are not supported",
-                        c.key
-                    );
+                    assert!(depth(service, c) <= 3, "{}: parent chain too deep", c.key);
                 }
             }
         }

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use serde::Serialize;
-use shared::checks::{Severity, catalogue};
+use shared::checks::{Severity, catalogue, framework};
 
 use super::auth::Caller;
 
@@ -23,8 +23,10 @@ pub struct CheckView {
     pub description: &'static str,
     pub remediation: &'static str,
     pub frameworks: Vec<FrameworkView>,
-    /// Azure actions its data needs.
+    /// What its data needs: Azure actions, or Microsoft Graph application permissions.
     pub permissions: Vec<&'static str>,
+    /// The collections (`service.what`) it reads; each is fetched once per job.
+    pub collections: Vec<&'static str>,
 }
 
 /// A service and its checks.
@@ -42,35 +44,39 @@ pub struct ServiceView {
     security(("bearer" = []))
 )]
 pub async fn list(_caller: Caller) -> Json<Vec<ServiceView>> {
-    Json(
-        catalogue()
-            .iter()
-            .map(|s| ServiceView {
-                id: s.id,
-                name: s.name,
-                checks: s
-                    .checks
-                    .iter()
-                    .map(|c| CheckView {
-                        id: c.meta.id,
-                        title: c.meta.title,
-                        severity: c.meta.severity,
-                        description: c.meta.description,
-                        remediation: c.meta.remediation,
-                        frameworks: c
-                            .meta
-                            .frameworks
-                            .iter()
-                            .map(|f| FrameworkView {
-                                benchmark: f.benchmark,
-                                version: f.version,
-                                control: f.control,
-                            })
-                            .collect(),
-                        permissions: c.meta.permissions.to_vec(),
-                    })
-                    .collect(),
-            })
-            .collect(),
-    )
+    Json(services())
+}
+
+/// The catalogue as the API and `scheduler catalogue` show it: metadata, plus what is derived
+/// from the rest of the catalogue (framework controls from the mapping tables, permissions and
+/// collections from what each check reads).
+pub fn services() -> Vec<ServiceView> {
+    catalogue()
+        .iter()
+        .map(|s| ServiceView {
+            id: s.id,
+            name: s.name,
+            checks: s
+                .checks
+                .iter()
+                .map(|c| CheckView {
+                    id: c.meta.id,
+                    title: c.meta.title,
+                    severity: c.meta.severity,
+                    description: c.meta.description,
+                    remediation: c.meta.remediation,
+                    frameworks: framework::refs_of(c.meta.id)
+                        .iter()
+                        .map(|f| FrameworkView {
+                            benchmark: f.benchmark,
+                            version: f.version,
+                            control: f.control,
+                        })
+                        .collect(),
+                    permissions: s.permissions_of(c),
+                    collections: c.reads(),
+                })
+                .collect(),
+        })
+        .collect()
 }

@@ -9,7 +9,7 @@
 //! handlers' annotations, served at `/openapi.json`, and kept in `scheduler/openapi.json`.
 
 pub mod auth;
-mod catalogue;
+pub mod catalogue;
 mod connections;
 pub mod error;
 mod exceptions;

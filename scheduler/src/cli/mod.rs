@@ -96,6 +96,12 @@ pub enum Command {
     Exceptions(ExceptionsCommand),
     /// An organization's audit trail (`--organization`), its export, and its verification.
     Audit(AuditArgs),
+    /// Print every service and check (id, title, severity, frameworks, permissions,
+    /// collections) from this build's catalogue; needs no API, broker or store.
+    Catalogue {
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect or replay dead-lettered messages (talks to RabbitMQ directly).
     DeadLetters(Box<DeadLettersArgs>),
     /// Stored client secrets (talks to Redis directly).
@@ -151,6 +157,7 @@ pub enum SecretsAction {
 /// Runs an operator subcommand that talks to the broker or the store directly.
 pub async fn run_admin(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Catalogue { json } => output::print_catalogue(json),
         Command::DeadLetters(args) => {
             let broker = shared::broker::Broker::connect(
                 args.broker.amqp_url.clone(),
@@ -237,7 +244,10 @@ pub enum TokensCommand {
 pub async fn run_client(command: Command, api: &ApiArgs) -> anyhow::Result<()> {
     let client = Client::new(api)?;
     match command {
-        Command::Serve(_) | Command::DeadLetters(_) | Command::Secrets(_) => {
+        Command::Serve(_)
+        | Command::DeadLetters(_)
+        | Command::Secrets(_)
+        | Command::Catalogue { .. } => {
             anyhow::bail!("not a client command")
         }
         Command::Connections(c) => connections::run(&client, c).await,

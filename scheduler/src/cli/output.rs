@@ -32,6 +32,56 @@ pub fn rows(list: &Value, pointers: &[&str]) -> Vec<Vec<String>> {
         .unwrap_or_default()
 }
 
+/// The offline catalogue: JSON as the API serves it, or one row per check.
+pub fn print_catalogue(json: bool) -> anyhow::Result<()> {
+    let services = crate::api::catalogue::services();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&services)?);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = services
+        .iter()
+        .flat_map(|s| {
+            s.checks.iter().map(|c| {
+                vec![
+                    s.id.to_string(),
+                    c.id.to_string(),
+                    format!("{:?}", c.severity).to_lowercase(),
+                    c.title.to_string(),
+                    c.frameworks
+                        .iter()
+                        .map(|f| format!("{} {} {}", cis_short(f.benchmark), f.version, f.control))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    c.permissions.join(", "),
+                ]
+            })
+        })
+        .collect();
+    let checks = rows.len();
+    print_table(
+        &[
+            "SERVICE",
+            "CHECK",
+            "SEVERITY",
+            "TITLE",
+            "FRAMEWORKS",
+            "PERMISSIONS",
+        ],
+        rows,
+    );
+    println!("{} services, {checks} checks", services.len());
+    Ok(())
+}
+
+/// "CIS Microsoft Azure Foundations Benchmark" -> "CIS Foundations", for table cells.
+fn cis_short(benchmark: &str) -> String {
+    benchmark
+        .replace("Microsoft Azure ", "")
+        .replace("Azure Kubernetes Service (AKS)", "AKS")
+        .replace(" Benchmark", "")
+}
+
 /// A connection's settings, state, diagnosis and access, as labelled lines.
 pub fn print_connection(c: &Value) {
     for (label, pointer) in [

@@ -106,6 +106,32 @@ impl Dataset {
         }
     }
 
+    /// Every item of a collection: a list's items, or the items of every parent's child list
+    /// and every parent's child object (so a child collection can be the parent of another:
+    /// servers -> databases -> transparent data encryption).
+    pub fn all_items(&self, key: &str) -> Vec<&Value> {
+        if let Some(outcome) = self.lists.get(key) {
+            return match outcome {
+                ListOutcome::Items(items) => items.iter().collect(),
+                ListOutcome::Failed(_) => Vec::new(),
+            };
+        }
+        let Some(children) = self.children.get(key) else {
+            return Vec::new();
+        };
+        let mut parents: Vec<&String> = children.keys().collect();
+        // Deterministic order whatever order the children arrived in.
+        parents.sort();
+        parents
+            .into_iter()
+            .flat_map(|parent| match &children[parent] {
+                ChildOutcome::Items(items) => items.iter().collect::<Vec<_>>(),
+                ChildOutcome::Object(object) => vec![object],
+                ChildOutcome::Absent | ChildOutcome::Failed(_) => Vec::new(),
+            })
+            .collect()
+    }
+
     pub fn child(&self, key: &str, parent_id: &str) -> Option<&ChildOutcome> {
         self.children
             .get(key)
@@ -136,8 +162,74 @@ impl<'a> EvalContext<'a> {
         self.dataset.items(key)
     }
 
+    /// Every item of a list or child collection (see [`Dataset::all_items`]).
+    pub fn all_items(&self, key: &str) -> Vec<&'a Value> {
+        self.dataset.all_items(key)
+    }
+
+    /// The items of a list or child collection by normalized ARM id, for joins between
+    /// collections (NIC -> VM, subnet -> NSG, gateway -> WAF policy).
+    pub fn index_by_id(&self, key: &str) -> HashMap<String, &'a Value> {
+        self.dataset
+            .all_items(key)
+            .into_iter()
+            .map(|item| {
+                (
+                    super::props::normalize_id(super::props::resource_id(item)),
+                    item,
+                )
+            })
+            .collect()
+    }
+
+    /// The item of `key` that `id` (a reference read from another resource) names.
+    pub fn lookup(&self, key: &str, id: &str) -> Option<&'a Value> {
+        let wanted = super::props::normalize_id(id);
+        self.dataset
+            .all_items(key)
+            .into_iter()
+            .find(|item| super::props::normalize_id(super::props::resource_id(item)) == wanted)
+    }
+
     /// A parent's child outcome; `None` when it was never fetched.
     pub fn child(&self, key: &str, parent_id: &str) -> Option<&'a ChildOutcome> {
         self.dataset.child(key, parent_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn grandchildren_and_joins_read_across_collections() {
+        let server = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/servers/sql1";
+        let db = format!("{server}/databases/app");
+        let mut ds = Dataset::default();
+        ds.insert_list("x.servers", ListOutcome::Items(vec![json!({"id": server})]));
+        ds.insert_child(
+            "x.databases",
+            server,
+            ChildOutcome::Items(vec![json!({"id": db, "name": "app"})]),
+        );
+        ds.insert_child(
+            "x.tde",
+            &db,
+            ChildOutcome::Object(json!({"properties": {"state": "Enabled"}})),
+        );
+        let ctx = EvalContext::new(&ds, Utc::now(), "s");
+        assert_eq!(ctx.all_items("x.databases").len(), 1);
+        assert_eq!(ctx.all_items("x.tde").len(), 1);
+        let upper = db.to_uppercase() + "/";
+        assert_eq!(
+            ctx.lookup("x.databases", &upper).map(|d| &d["name"]),
+            Some(&json!("app"))
+        );
+        assert!(
+            ctx.index_by_id("x.servers")
+                .contains_key(&server.to_ascii_lowercase())
+        );
+        assert!(ctx.all_items("x.unknown").is_empty());
     }
 }

@@ -12,9 +12,15 @@
 //! with fixtures shaped like real ARM responses.
 
 pub mod dataset;
+pub mod diagnostics;
+pub mod framework;
 pub mod nsg;
 pub mod props;
 pub mod region;
+pub mod rule;
+#[cfg(test)]
+mod rule_examples;
+pub mod source;
 pub mod storage;
 
 use std::fmt;
@@ -23,6 +29,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use dataset::{ChildOutcome, Dataset, EvalContext, FetchError, ListOutcome};
+pub use diagnostics::LogRule;
+pub use rule::{Example, Expect, Missing, Rule, Target, When};
+pub use source::{Collection, Source};
 
 use crate::messages::{CheckResult, Finding, FindingStatus};
 
@@ -111,24 +120,10 @@ pub enum Severity {
     Critical,
 }
 
-/// A control in a published benchmark, e.g. CIS Microsoft Azure Foundations 6.0.0, 9.3.4.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct FrameworkRef {
-    pub benchmark: &'static str,
-    pub version: &'static str,
-    pub control: &'static str,
-}
-
-/// CIS Microsoft Azure Foundations Benchmark v6.0.0.
-pub const fn cis_foundations_6(control: &'static str) -> FrameworkRef {
-    FrameworkRef {
-        benchmark: "CIS Microsoft Azure Foundations Benchmark",
-        version: "6.0.0",
-        control,
-    }
-}
-
-/// What a check is, independent of any scan. Served by the API as the catalogue.
+/// What a check is, independent of any scan. Served by the API as the catalogue, together with
+/// what is derived from the rest of the catalogue: its framework controls (from
+/// [`framework`]'s mapping files) and the permissions its data needs (from the collections it
+/// reads).
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct CheckMeta {
     /// Stable id `service.name`; never reused for a different meaning.
@@ -136,62 +131,99 @@ pub struct CheckMeta {
     pub title: &'static str,
     pub severity: Severity,
     pub description: &'static str,
+    /// Where to fix it: the portal path and the CLI command.
     pub remediation: &'static str,
-    pub frameworks: &'static [FrameworkRef],
-    /// Azure actions the check's data needs (Reader covers them unless said otherwise).
-    pub permissions: &'static [&'static str],
 }
 
-/// Where a collection's data comes from in ARM.
-#[derive(Debug, Clone, Copy, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Source {
-    /// `GET {arm}/subscriptions/{s}/providers/{provider_path}?api-version=...`, paged.
-    SubscriptionList {
-        provider_path: &'static str,
-        api_version: &'static str,
-    },
-    /// For each in-scope item of `parent`: `GET {item.id}{suffix}?api-version=...`, one object.
-    ChildGet {
-        parent: &'static str,
-        suffix: &'static str,
-        api_version: &'static str,
-    },
-    /// For each in-scope item of `parent`: `GET {item.id}{suffix}?api-version=...`, paged list.
-    ChildList {
-        parent: &'static str,
-        suffix: &'static str,
-        api_version: &'static str,
+/// How a check decides.
+#[derive(Clone, Copy)]
+pub enum Logic {
+    /// The declarative form: one property against an expectation (see [`rule`]).
+    Rule(Rule),
+    /// Declarative too: a resource's logs are exported (see [`diagnostics`]).
+    Logs(LogRule),
+    /// Real logic over the collected data.
+    Custom {
+        /// Keys of the collections `evaluate` reads.
+        reads: &'static [&'static str],
+        /// One finding per in-scope resource. An empty list means "nothing in scope".
+        evaluate: fn(&EvalContext<'_>) -> Vec<Finding>,
     },
 }
 
-/// One piece of ARM data a service's checks read. Fetched at most once per job.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Collection {
-    /// `service.what`, e.g. `storage.accounts`.
-    pub key: &'static str,
-    pub source: Source,
-    /// The Azure action needed to read it; named in "Failed - Access Denied" results.
-    pub permission: &'static str,
-    /// Whether items carry a `location` that the connection's region selection filters.
-    pub regional: bool,
-    /// For child sources: which parent items have this child at all (others are skipped, saving
-    /// calls). `None` = every parent.
-    #[serde(skip)]
-    pub applies_to: Option<fn(&serde_json::Value) -> bool>,
-}
-
-/// A check: metadata, the collections it reads, and a pure evaluation.
+/// A check: metadata, and how it decides over the data of its service's collections.
 #[derive(Clone, Copy)]
 pub struct Check {
     pub meta: CheckMeta,
-    /// Keys of the collections `evaluate` reads. If one of them could not be fetched, the check
+    pub logic: Logic,
+    /// Reason given when nothing is in scope; the service's when `None`.
+    pub none_in_scope: Option<&'static str>,
+}
+
+impl Check {
+    /// A declarative check.
+    pub const fn rule(meta: CheckMeta, rule: Rule) -> Self {
+        Self {
+            meta,
+            logic: Logic::Rule(rule),
+            none_in_scope: None,
+        }
+    }
+
+    /// A declarative "logs are exported" check.
+    pub const fn logs(meta: CheckMeta, rule: LogRule) -> Self {
+        Self {
+            meta,
+            logic: Logic::Logs(rule),
+            none_in_scope: None,
+        }
+    }
+
+    /// A check with its own evaluator over the collections it names.
+    pub const fn custom(
+        meta: CheckMeta,
+        reads: &'static [&'static str],
+        evaluate: fn(&EvalContext<'_>) -> Vec<Finding>,
+    ) -> Self {
+        Self {
+            meta,
+            logic: Logic::Custom { reads, evaluate },
+            none_in_scope: None,
+        }
+    }
+
+    /// Overrides the service's "nothing in scope" reason.
+    pub const fn none_in_scope(mut self, reason: &'static str) -> Self {
+        self.none_in_scope = Some(reason);
+        self
+    }
+
+    /// Keys of the collections the check reads. If one of them could not be fetched, the check
     /// ends from that error (access denied, not applicable, error) without being evaluated.
-    pub reads: &'static [&'static str],
-    /// One finding per in-scope resource. An empty list means "nothing in scope".
-    pub evaluate: fn(&EvalContext<'_>) -> Vec<Finding>,
-    /// Reason given when nothing is in scope, e.g. "No storage accounts in the selected regions".
-    pub none_in_scope: &'static str,
+    pub fn reads(&self) -> Vec<&'static str> {
+        match &self.logic {
+            Logic::Rule(rule) => rule.target.reads(),
+            Logic::Logs(rule) => rule.reads(),
+            Logic::Custom { reads, .. } => reads.to_vec(),
+        }
+    }
+
+    /// One finding per in-scope resource.
+    pub fn evaluate(&self, ctx: &EvalContext<'_>) -> Vec<Finding> {
+        match &self.logic {
+            Logic::Rule(rule) => rule.evaluate(ctx),
+            Logic::Logs(rule) => rule.evaluate(ctx),
+            Logic::Custom { evaluate, .. } => evaluate(ctx),
+        }
+    }
+
+    /// The declarative rule, if the check is one.
+    pub fn as_rule(&self) -> Option<&Rule> {
+        match &self.logic {
+            Logic::Rule(rule) => Some(rule),
+            Logic::Logs(_) | Logic::Custom { .. } => None,
+        }
+    }
 }
 
 impl fmt::Debug for Check {
@@ -209,15 +241,37 @@ pub struct ServiceDef {
     pub name: &'static str,
     pub collections: &'static [Collection],
     pub checks: &'static [Check],
+    /// Reason given when a check finds nothing in scope, e.g. "No storage accounts in the
+    /// selected regions" (a check may override it).
+    pub none_in_scope: &'static str,
 }
 
 impl ServiceDef {
     pub fn collection(&self, key: &str) -> Option<&'static Collection> {
         self.collections.iter().find(|c| c.key == key)
     }
+
+    /// The permissions a check's data needs: those of the collections it reads, in order,
+    /// without repeats.
+    pub fn permissions_of(&self, check: &Check) -> Vec<&'static str> {
+        let mut permissions = Vec::new();
+        for key in check.reads() {
+            if let Some(c) = self.collection(key)
+                && !permissions.contains(&c.permission)
+            {
+                permissions.push(c.permission);
+            }
+        }
+        permissions
+    }
+
+    pub fn check(&self, id: &str) -> Option<&'static Check> {
+        self.checks.iter().find(|c| c.meta.id == id)
+    }
 }
 
-/// Every service the fleet scans.
+/// Every service the fleet scans, in a fixed order (the list is explicit so that it is
+/// greppable and deterministic).
 pub fn catalogue() -> &'static [ServiceDef] {
     static SERVICES: [ServiceDef; 2] = [nsg::SERVICE, storage::SERVICE];
     &SERVICES
@@ -234,15 +288,21 @@ pub fn check(id: &str) -> Option<&'static Check> {
         .find(|c| c.meta.id == id)
 }
 
+/// The service a check belongs to.
+pub fn service_of(check_id: &str) -> Option<&'static ServiceDef> {
+    catalogue().iter().find(|s| s.check(check_id).is_some())
+}
+
 /// Evaluates one check over collected data and turns its findings into a result.
-pub fn run_check(check: &Check, ctx: &EvalContext<'_>) -> CheckResult {
-    for key in check.reads {
+pub fn run_check(service: &ServiceDef, check: &Check, ctx: &EvalContext<'_>) -> CheckResult {
+    for key in check.reads() {
         if let Some(err) = ctx.dataset.failure(key) {
             return result_from_fetch_error(check, err);
         }
     }
-    let findings = (check.evaluate)(ctx);
-    summarize(check, findings)
+    let findings = check.evaluate(ctx);
+    let none_in_scope = check.none_in_scope.unwrap_or(service.none_in_scope);
+    summarize(check, findings, none_in_scope)
 }
 
 fn result_from_fetch_error(check: &Check, err: &FetchError) -> CheckResult {
@@ -264,7 +324,7 @@ fn result_from_fetch_error(check: &Check, err: &FetchError) -> CheckResult {
 
 /// Derives the check status from per-resource findings: a proven failure wins, then access
 /// denied, then other errors; all passing (or not applicable) is a pass; nothing is N/A.
-fn summarize(check: &Check, findings: Vec<Finding>) -> CheckResult {
+fn summarize(check: &Check, findings: Vec<Finding>, none_in_scope: &str) -> CheckResult {
     let count = |s: FindingStatus| findings.iter().filter(|f| f.status == s).count();
     let (failed, denied, errors, passed) = (
         count(FindingStatus::Failed),
@@ -306,7 +366,7 @@ fn summarize(check: &Check, findings: Vec<Finding>) -> CheckResult {
             format!("All {passed} resources in scope pass"),
         )
     } else {
-        (CheckStatus::NotApplicable, check.none_in_scope.to_string())
+        (CheckStatus::NotApplicable, none_in_scope.to_string())
     };
     CheckResult {
         check_id: check.meta.id.to_string(),
@@ -340,11 +400,16 @@ mod tests {
                 );
                 assert!(!check.meta.title.is_empty() && !check.meta.remediation.is_empty());
                 assert!(
-                    !check.meta.permissions.is_empty(),
+                    !service.permissions_of(check).is_empty(),
                     "{id} names no permission"
                 );
-                assert!(!check.none_in_scope.is_empty());
-                for key in check.reads {
+                assert!(
+                    !check
+                        .none_in_scope
+                        .unwrap_or(service.none_in_scope)
+                        .is_empty()
+                );
+                for key in check.reads() {
                     assert!(
                         service.collection(key).is_some(),
                         "{id} reads unknown collection {key}"
@@ -352,8 +417,7 @@ mod tests {
                 }
             }
             for c in service.collections {
-                if let Source::ChildGet { parent, .. } | Source::ChildList { parent, .. } = c.source
-                {
+                if let Some(parent) = c.source.parent() {
                     assert!(service.collection(parent).is_some(), "{} parent", c.key);
                 }
             }

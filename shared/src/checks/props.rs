@@ -54,6 +54,17 @@ pub fn resource_id(resource: &Value) -> &str {
     prop_str(resource, "id").unwrap_or("")
 }
 
+/// An ARM id in the form ids are compared in: ARM ids are case-insensitive, and some
+/// providers add a trailing slash or spaces.
+pub fn normalize_id(id: &str) -> String {
+    id.trim().trim_end_matches('/').to_ascii_lowercase()
+}
+
+/// Whether two ARM ids name the same resource.
+pub fn same_id(a: &str, b: &str) -> bool {
+    normalize_id(a) == normalize_id(b)
+}
+
 pub fn resource_name(resource: &Value) -> &str {
     prop_str(resource, "name")
         .unwrap_or_else(|| resource_id(resource).rsplit('/').next().unwrap_or_default())

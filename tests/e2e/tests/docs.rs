@@ -84,3 +84,56 @@ fn every_configuration_variable_is_documented() {
         }
     }
 }
+
+/// The repository explains itself: every relative link in its Markdown pages resolves to a file
+/// in the repository, and none points outside it.
+#[test]
+fn markdown_links_stay_inside_the_repository() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = root.canonicalize().expect("repository root");
+    for page in [
+        "README.md",
+        "deploy/README.md",
+        "shared/DESIGN.md",
+        "shared/src/checks/README.md",
+    ] {
+        let text = repo_file(page);
+        let dir = root.join(page).parent().expect("page folder").to_path_buf();
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("](") {
+            rest = &rest[start + 2..];
+            let Some(end) = rest.find(')') else { break };
+            let target = &rest[..end];
+            rest = &rest[end..];
+            // Not a link: URLs, anchors, and text in code that only looks like one.
+            if target.contains("://")
+                || target.starts_with('#')
+                || target.starts_with("mailto:")
+                || target.is_empty()
+                || target.contains(['|', ' ', '*', '"'])
+            {
+                continue;
+            }
+            let path = target.split('#').next().unwrap_or_default();
+            let resolved = dir.join(path);
+            let resolved = resolved
+                .canonicalize()
+                .unwrap_or_else(|e| panic!("{page}: link {target} does not resolve: {e}"));
+            assert!(
+                resolved.starts_with(&root),
+                "{page}: link {target} points outside the repository"
+            );
+        }
+        assert!(
+            !text.contains("../shared/"),
+            "{page} names the team's folder"
+        );
+    }
+}
+
+/// The design page states the minimum broker and store versions.
+#[test]
+fn the_design_states_minimum_versions() {
+    let design = repo_file("shared/DESIGN.md");
+    assert!(design.contains("Redis 6.2") && design.contains("RabbitMQ 3.10"));
+}

@@ -25,6 +25,7 @@ mod authz;
 mod counters;
 mod entra;
 mod faults;
+pub mod fragments;
 mod jwt;
 mod relative_time;
 mod resource_path;

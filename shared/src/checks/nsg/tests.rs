@@ -10,10 +10,10 @@ use super::*;
 use crate::checks::{CheckStatus, Dataset, ListOutcome, run_check};
 use crate::messages::CheckResult;
 
-const NSGS: &str = include_str!("../fixtures/nsg/network_security_groups.json");
-const VNETS: &str = include_str!("../fixtures/nsg/virtual_networks.json");
-const WATCHERS: &str = include_str!("../fixtures/nsg/network_watchers.json");
-const FLOW_LOG_LIST: &str = include_str!("../fixtures/nsg/flow_logs.json");
+const NSGS: &str = include_str!("fixtures/groups.json");
+const VNETS: &str = include_str!("fixtures/virtual_networks.json");
+const WATCHERS: &str = include_str!("fixtures/network_watchers.json");
+const FLOW_LOG_LIST: &str = include_str!("fixtures/flow_logs.json");
 
 const WESTUS_WATCHER: &str = "/subscriptions/subid/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westus";
 const EASTUS_WATCHER: &str = "/subscriptions/subid/resourceGroups/NetworkWatcherRG/providers/Microsoft.Network/networkWatchers/NetworkWatcher_eastus";
@@ -45,7 +45,7 @@ fn check(id: &str) -> &'static Check {
 }
 
 fn run(id: &str, ds: &Dataset) -> CheckResult {
-    run_check(check(id), &EvalContext::new(ds, now(), "subid"))
+    run_check(&SERVICE, check(id), &EvalContext::new(ds, now(), "subid"))
 }
 
 fn groups(nsgs: Vec<Value>) -> Dataset {
@@ -180,9 +180,7 @@ fn catalogue_has_the_eight_checks_with_their_metadata() {
     assert_eq!(severity("nsg.http_internet"), Severity::Medium);
     assert_eq!(severity("nsg.rdp_internet"), Severity::High);
     let controls = |id| -> Vec<&str> {
-        check(id)
-            .meta
-            .frameworks
+        crate::checks::framework::refs_of(id)
             .iter()
             .map(|f| f.control)
             .collect()
@@ -191,15 +189,15 @@ fn catalogue_has_the_eight_checks_with_their_metadata() {
     assert_eq!(controls("nsg.subnet_has_nsg"), ["7.11"]);
     assert_eq!(
         controls("nsg.flow_logs_retention"),
-        ["7.5", "7.8", "6.1.1.5", "6.1.1.6"]
+        ["6.1.1.5", "6.1.1.6", "7.5", "7.8"]
     );
     assert!(controls("nsg.all_ports_internet").is_empty());
     assert!(controls("nsg.db_admin_ports_internet").is_empty());
     assert_eq!(
-        check("nsg.flow_logs_retention").reads,
+        check("nsg.flow_logs_retention").reads(),
         [GROUPS, NETWORK_WATCHERS, FLOW_LOGS]
     );
-    assert_eq!(check("nsg.subnet_has_nsg").reads, [VIRTUAL_NETWORKS]);
+    assert_eq!(check("nsg.subnet_has_nsg").reads(), [VIRTUAL_NETWORKS]);
 }
 
 #[test]
@@ -260,7 +258,7 @@ fn fixture_rdp_open_nsg_fails_rdp_and_names_the_rule() {
 #[test]
 fn fixture_default_rules_never_expose_anything() {
     let nsg1 = by_name(&list(NSGS), "nsg1");
-    for c in CHECKS.iter().filter(|c| c.reads == [GROUPS]) {
+    for c in CHECKS.iter().filter(|c| c.reads() == [GROUPS]) {
         let result = run(c.meta.id, &groups(vec![nsg1.clone()]));
         assert_eq!(result.status, CheckStatus::Passed, "{}", c.meta.id);
         // The pass says what was seen: no inbound Allow rule from the internet at all.
@@ -433,7 +431,7 @@ fn rule_properties_match_case_insensitively() {
 #[test]
 fn a_deny_rule_alone_never_fails() {
     let rules = vec![deny("DenyRdp", 100, "*", "*", "*")];
-    for c in CHECKS.iter().filter(|c| c.reads == [GROUPS]) {
+    for c in CHECKS.iter().filter(|c| c.reads() == [GROUPS]) {
         assert!(!fails(c.meta.id, rules.clone()), "{}", c.meta.id);
     }
 }
@@ -445,7 +443,7 @@ fn outbound_allow_rules_are_ignored() {
         "direction",
         json!("Outbound"),
     );
-    for c in CHECKS.iter().filter(|c| c.reads == [GROUPS]) {
+    for c in CHECKS.iter().filter(|c| c.reads() == [GROUPS]) {
         assert!(!fails(c.meta.id, vec![out.clone()]), "{}", c.meta.id);
     }
 }
@@ -610,7 +608,7 @@ fn udp_and_tcp_are_told_apart() {
 #[test]
 fn icmp_opens_no_ports() {
     let ping = vec![allow("Ping", 200, "Icmp", "*", "*")];
-    for c in CHECKS.iter().filter(|c| c.reads == [GROUPS]) {
+    for c in CHECKS.iter().filter(|c| c.reads() == [GROUPS]) {
         assert!(!fails(c.meta.id, ping.clone()), "{}", c.meta.id);
     }
 }

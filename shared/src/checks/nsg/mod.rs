@@ -15,12 +15,11 @@ use serde_json::{Value, json};
 use self::ports::{MAX_PORT, PortSet};
 use self::rules::{Outcome, Protocol, Rule};
 use super::props::{
-    evidence, evidence_value, finding, prop, prop_bool, prop_str, resource_id, resource_location,
-    resource_name, unreadable,
+    evidence, evidence_value, finding, normalize_id, prop, prop_bool, prop_str, resource_id,
+    resource_location, resource_name, unreadable,
 };
 use super::{
     Check, CheckMeta, ChildOutcome, Collection, EvalContext, FetchError, ServiceDef, Severity,
-    Source, cis_foundations_6,
 };
 use crate::messages::{Evidence, Finding, FindingStatus};
 
@@ -35,51 +34,36 @@ pub const SERVICE: ServiceDef = ServiceDef {
     id: "nsg",
     name: "Network Security Groups",
     collections: &[
-        Collection {
-            key: GROUPS,
-            source: Source::SubscriptionList {
-                provider_path: "Microsoft.Network/networkSecurityGroups",
-                api_version: API_VERSION,
-            },
-            permission: "Microsoft.Network/networkSecurityGroups/read",
-            regional: true,
-            applies_to: None,
-        },
-        Collection {
-            key: VIRTUAL_NETWORKS,
-            source: Source::SubscriptionList {
-                provider_path: "Microsoft.Network/virtualNetworks",
-                api_version: API_VERSION,
-            },
-            permission: "Microsoft.Network/virtualNetworks/read",
-            regional: true,
-            applies_to: None,
-        },
-        Collection {
-            key: NETWORK_WATCHERS,
-            source: Source::SubscriptionList {
-                provider_path: "Microsoft.Network/networkWatchers",
-                api_version: API_VERSION,
-            },
-            permission: "Microsoft.Network/networkWatchers/read",
-            // A flow log lives in the watcher of its target's region, so watchers outside the
-            // selected regions hold nothing in scope and are skipped.
-            regional: true,
-            applies_to: None,
-        },
-        Collection {
-            key: FLOW_LOGS,
-            source: Source::ChildList {
-                parent: NETWORK_WATCHERS,
-                suffix: "/flowLogs",
-                api_version: API_VERSION,
-            },
-            permission: "Microsoft.Network/networkWatchers/flowLogs/read",
-            regional: false,
-            applies_to: None,
-        },
+        Collection::list(
+            GROUPS,
+            "Microsoft.Network/networkSecurityGroups",
+            API_VERSION,
+            NSG_READ,
+        ),
+        Collection::list(
+            VIRTUAL_NETWORKS,
+            "Microsoft.Network/virtualNetworks",
+            API_VERSION,
+            "Microsoft.Network/virtualNetworks/read",
+        ),
+        // A flow log lives in the watcher of its target's region, so watchers outside the
+        // selected regions hold nothing in scope and are skipped.
+        Collection::list(
+            NETWORK_WATCHERS,
+            "Microsoft.Network/networkWatchers",
+            API_VERSION,
+            "Microsoft.Network/networkWatchers/read",
+        ),
+        Collection::child_list(
+            FLOW_LOGS,
+            NETWORK_WATCHERS,
+            "/flowLogs",
+            API_VERSION,
+            "Microsoft.Network/networkWatchers/flowLogs/read",
+        ),
     ],
     checks: CHECKS,
+    none_in_scope: NO_NSGS,
 };
 
 const NSG_READ: &str = "Microsoft.Network/networkSecurityGroups/read";
@@ -87,8 +71,8 @@ const SUBNET_TYPE: &str = "Microsoft.Network/virtualNetworks/subnets";
 const NO_NSGS: &str = "No network security groups in the selected regions";
 
 const CHECKS: &[Check] = &[
-    Check {
-        meta: CheckMeta {
+    Check::custom(
+        CheckMeta {
             id: "nsg.rdp_internet",
             title: "No inbound RDP from the internet",
             severity: Severity::High,
@@ -103,15 +87,12 @@ const CHECKS: &[Check] = &[
                 Defender for Cloud just-in-time VM access. CLI: `az network nsg rule delete -g \
                 <rg> --nsg-name <nsg> -n <rule>` or `az network nsg rule update -g <rg> \
                 --nsg-name <nsg> -n <rule> --source-address-prefixes <trusted-cidr>`.",
-            frameworks: &[cis_foundations_6("7.1")],
-            permissions: &[NSG_READ],
         },
-        reads: &[GROUPS],
-        evaluate: rdp_internet,
-        none_in_scope: NO_NSGS,
-    },
-    Check {
-        meta: CheckMeta {
+        &[GROUPS],
+        rdp_internet,
+    ),
+    Check::custom(
+        CheckMeta {
             id: "nsg.ssh_internet",
             title: "No inbound SSH from the internet",
             severity: Severity::High,
@@ -125,15 +106,12 @@ const CHECKS: &[Check] = &[
                 `az network nsg rule delete -g <rg> --nsg-name <nsg> -n <rule>` or `az network \
                 nsg rule update -g <rg> --nsg-name <nsg> -n <rule> --source-address-prefixes \
                 <trusted-cidr>`.",
-            frameworks: &[cis_foundations_6("7.2")],
-            permissions: &[NSG_READ],
         },
-        reads: &[GROUPS],
-        evaluate: ssh_internet,
-        none_in_scope: NO_NSGS,
-    },
-    Check {
-        meta: CheckMeta {
+        &[GROUPS],
+        ssh_internet,
+    ),
+    Check::custom(
+        CheckMeta {
             id: "nsg.udp_internet",
             title: "No inbound UDP from the internet",
             severity: Severity::High,
@@ -147,15 +125,12 @@ const CHECKS: &[Check] = &[
                 --nsg-name <nsg> -n <rule> --protocol Tcp` or `--source-address-prefixes \
                 <trusted-cidr>`; `az network nsg rule delete -g <rg> --nsg-name <nsg> -n \
                 <rule>`.",
-            frameworks: &[cis_foundations_6("7.3")],
-            permissions: &[NSG_READ],
         },
-        reads: &[GROUPS],
-        evaluate: udp_internet,
-        none_in_scope: NO_NSGS,
-    },
-    Check {
-        meta: CheckMeta {
+        &[GROUPS],
+        udp_internet,
+    ),
+    Check::custom(
+        CheckMeta {
             id: "nsg.http_internet",
             title: "HTTP(S) exposure reviewed",
             severity: Severity::Medium,
@@ -169,15 +144,12 @@ const CHECKS: &[Check] = &[
                 its Source (for a gateway in front, its subnet or the `AzureFrontDoor.Backend` \
                 service tag). CLI: `az network nsg rule update -g <rg> --nsg-name <nsg> -n \
                 <rule> --source-address-prefixes <cidr-or-service-tag>`. Serve HTTPS only.",
-            frameworks: &[cis_foundations_6("7.4")],
-            permissions: &[NSG_READ],
         },
-        reads: &[GROUPS],
-        evaluate: http_internet,
-        none_in_scope: NO_NSGS,
-    },
-    Check {
-        meta: CheckMeta {
+        &[GROUPS],
+        http_internet,
+    ),
+    Check::custom(
+        CheckMeta {
             id: "nsg.all_ports_internet",
             title: "No allow-all-ports rule from the internet",
             severity: Severity::Critical,
@@ -191,15 +163,12 @@ const CHECKS: &[Check] = &[
                 --nsg-name <nsg> -n <rule>`, then `az network nsg rule create -g <rg> --nsg-name \
                 <nsg> -n <name> --priority <n> --access Allow --protocol Tcp \
                 --destination-port-ranges <port> --source-address-prefixes <trusted-cidr>`.",
-            frameworks: &[],
-            permissions: &[NSG_READ],
         },
-        reads: &[GROUPS],
-        evaluate: all_ports_internet,
-        none_in_scope: NO_NSGS,
-    },
-    Check {
-        meta: CheckMeta {
+        &[GROUPS],
+        all_ports_internet,
+    ),
+    Check::custom(
+        CheckMeta {
             id: "nsg.db_admin_ports_internet",
             title: "No DB/admin ports from the internet",
             severity: Severity::High,
@@ -216,15 +185,12 @@ const CHECKS: &[Check] = &[
                 a VPN, and administer through Azure Bastion. CLI: `az network nsg rule update -g \
                 <rg> --nsg-name <nsg> -n <rule> --source-address-prefixes <trusted-cidr>` or `az \
                 network nsg rule delete -g <rg> --nsg-name <nsg> -n <rule>`.",
-            frameworks: &[],
-            permissions: &[NSG_READ],
         },
-        reads: &[GROUPS],
-        evaluate: db_admin_ports_internet,
-        none_in_scope: NO_NSGS,
-    },
-    Check {
-        meta: CheckMeta {
+        &[GROUPS],
+        db_admin_ports_internet,
+    ),
+    Check::custom(
+        CheckMeta {
             id: "nsg.subnet_has_nsg",
             title: "Every subnet has an NSG",
             severity: Severity::Medium,
@@ -237,15 +203,13 @@ const CHECKS: &[Check] = &[
             remediation: "Azure portal: Virtual networks > the VNet > Subnets > the subnet > \
                 Network security group: select an NSG and Save. CLI: `az network vnet subnet \
                 update -g <rg> --vnet-name <vnet> -n <subnet> --network-security-group <nsg>`.",
-            frameworks: &[cis_foundations_6("7.11")],
-            permissions: &["Microsoft.Network/virtualNetworks/read"],
         },
-        reads: &[VIRTUAL_NETWORKS],
-        evaluate: subnet_has_nsg,
-        none_in_scope: "No virtual network subnets in the selected regions",
-    },
-    Check {
-        meta: CheckMeta {
+        &[VIRTUAL_NETWORKS],
+        subnet_has_nsg,
+    )
+    .none_in_scope("No virtual network subnets in the selected regions"),
+    Check::custom(
+        CheckMeta {
             id: "nsg.flow_logs_retention",
             title: "Flow logs on with ≥90-day (or 0 = unlimited) retention",
             severity: Severity::Medium,
@@ -264,22 +228,10 @@ const CHECKS: &[Check] = &[
                 <region> -g <rg> -n <name> --vnet <vnet> --storage-account <account> --retention \
                 90`. For an existing log: `az network watcher flow-log update -l <region> -n \
                 <name> --enabled true --retention 90`.",
-            frameworks: &[
-                cis_foundations_6("7.5"),
-                cis_foundations_6("7.8"),
-                cis_foundations_6("6.1.1.5"),
-                cis_foundations_6("6.1.1.6"),
-            ],
-            permissions: &[
-                NSG_READ,
-                "Microsoft.Network/networkWatchers/read",
-                "Microsoft.Network/networkWatchers/flowLogs/read",
-            ],
         },
-        reads: &[GROUPS, NETWORK_WATCHERS, FLOW_LOGS],
-        evaluate: flow_logs_retention,
-        none_in_scope: NO_NSGS,
-    },
+        &[GROUPS, NETWORK_WATCHERS, FLOW_LOGS],
+        flow_logs_retention,
+    ),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -670,10 +622,6 @@ const MIN_RETENTION_DAYS: i64 = 90;
 const FLOW_LOG_EXPECTED: &str = "an enabled flow log targeting this NSG or a virtual network, \
     subnet or network interface it is attached to, with retention 0 (unlimited), retention \
     disabled (no deletion) or at least 90 days";
-
-fn normalize_id(id: &str) -> String {
-    id.trim().trim_end_matches('/').to_ascii_lowercase()
-}
 
 /// Resource ids a flow log may target to cover this NSG, lower-cased.
 ///
