@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use shared::store::{
-    Approver, AuditEvent, ConnectionRecord, EndReason, Exception, ExceptionChange,
-    ServedCheckResult, apply_exceptions,
+    Approver, AuditEvent, ConnectionRecord, ConnectionStatus, EndReason, Exception,
+    ExceptionChange, ServedCheckResult, apply_exceptions,
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -66,6 +66,35 @@ impl Control {
             &exceptions,
             self.clock.now(),
         ))
+    }
+
+    /// A connection's counts per result as served, with the exceptions in force applied (the
+    /// stored counters count what the scans found). Reads the latest results only when an
+    /// exception in force covers the connection.
+    pub async fn apply_to_counts(
+        &self,
+        record: &ConnectionRecord,
+        status: &mut ConnectionStatus,
+        exceptions: &[Exception],
+    ) -> anyhow::Result<()> {
+        let now = self.clock.now();
+        if !exceptions
+            .iter()
+            .any(|e| e.in_force(now) && e.connection_id.is_none_or(|c| c == record.id))
+        {
+            return Ok(());
+        }
+        let latest = self.store.latest_results(record.id).await?;
+        for count in status.counts.values_mut() {
+            *count = 0;
+        }
+        for served in apply_exceptions(record.id, latest, exceptions, now) {
+            *status
+                .counts
+                .entry(served.latest.result.status)
+                .or_insert(0) += 1;
+        }
+        Ok(())
     }
 
     /// Stores a new exception (with its `exception.created` audit entry) and records it in the

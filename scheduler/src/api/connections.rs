@@ -64,7 +64,16 @@ fn view(record: ConnectionRecord, status: ConnectionStatus) -> ConnectionView {
 }
 
 async fn view_of(state: &ApiState, record: ConnectionRecord) -> Result<ConnectionView, ApiError> {
-    let status = state.control.store.status(&record, Utc::now()).await?;
+    let mut status = state.control.store.status(&record, Utc::now()).await?;
+    let exceptions = state
+        .control
+        .store
+        .exceptions_of(&record.organization_id)
+        .await?;
+    state
+        .control
+        .apply_to_counts(&record, &mut status, &exceptions)
+        .await?;
     Ok(view(record, status))
 }
 
@@ -198,7 +207,14 @@ pub async fn list(
         return Err(ApiError::NotFound);
     }
     let records = state.control.store.connections_of(&org).await?;
-    let statuses = state.control.store.statuses(&records, Utc::now()).await?;
+    let mut statuses = state.control.store.statuses(&records, Utc::now()).await?;
+    let exceptions = state.control.store.exceptions_of(&org).await?;
+    for (record, status) in records.iter().zip(statuses.iter_mut()) {
+        state
+            .control
+            .apply_to_counts(record, status, &exceptions)
+            .await?;
+    }
     Ok(Json(
         records
             .into_iter()

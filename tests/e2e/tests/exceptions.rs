@@ -203,6 +203,17 @@ async fn a_disabled_check_is_served_disabled_at_once_and_re_enabling_brings_it_b
         .map(|f| f.iter().filter(|f| f["status"] == "failed").count());
     assert_eq!(failing, Some(3), "{served}");
 
+    // The connection's counts per result count it as Disabled too.
+    let (_, view) = fleet
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/connections/{conn}"),
+            None,
+        )
+        .await
+        .expect("show");
+    assert_eq!(view["status"]["counts"]["disabled"], 1, "{view}");
+
     // The next scan keeps it Disabled.
     let rescan = fleet.rescan(conn, Some(&["nsg"])).await.expect("rescan");
     fleet
