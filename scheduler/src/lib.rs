@@ -9,6 +9,7 @@
 //! - [`planner`]: weekly slots and the claim that keeps replicas from double-enqueuing;
 //! - [`rescan`]: rescan requests from any AMQP client;
 //! - [`ingest`]: results into status and history;
+//! - [`exceptions`]: disabled checks and exempted resources, applied when results are read;
 //! - [`scans`]: how a scan becomes jobs (shared by the three above);
 //! - [`metrics`]: Prometheus metrics and the connection census;
 //! - [`cli`]: the command-line client.
@@ -18,6 +19,7 @@
 pub mod admin;
 pub mod api;
 pub mod cli;
+pub mod exceptions;
 pub mod ingest;
 pub mod lifecycle;
 pub mod metrics;
@@ -73,6 +75,9 @@ pub struct SchedulerConfig {
     /// Scan a connection right after it is created.
     #[arg(long, env = "FLEET_SCAN_ON_CREATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub scan_on_create: bool,
+    /// The clock exceptions and the audit trail go by (the system's; tests move it forward).
+    #[arg(skip)]
+    pub clock: shared::clock::Clock,
 }
 
 /// Redacting: the operator token never prints (the key rings redact themselves).
@@ -150,6 +155,7 @@ pub async fn run(
         arm,
         keys: config.secrets.secret_keys.clone(),
         scan_on_create: config.scan_on_create,
+        clock: config.clock.clone(),
     };
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -182,6 +188,11 @@ pub async fn run(
         metrics.clone(),
         config.signing.result_keys.clone(),
         config.ingest_prefetch.max(1),
+        shutdown.clone(),
+    ));
+    tasks.spawn(exceptions::sweep(
+        control.clone(),
+        Duration::from_secs_f64(config.plan_interval_secs.max(0.05)),
         shutdown.clone(),
     ));
     tasks.spawn(metrics::census(

@@ -29,6 +29,8 @@ pub struct Control {
     pub keys: KeyRing,
     /// Scan a connection right after it validates on create.
     pub scan_on_create: bool,
+    /// The time exceptions and the audit trail go by (injectable for tests).
+    pub clock: shared::clock::Clock,
 }
 
 impl std::fmt::Debug for Control {
@@ -254,11 +256,12 @@ impl Control {
                 &record.organization_id,
                 &AuditEvent {
                     id: String::new(),
-                    at: Utc::now(),
+                    at: self.clock.now(),
                     actor: actor.to_string(),
                     action: action.to_string(),
                     connection_id: Some(record.id),
                     details,
+                    ..AuditEvent::default()
                 },
             )
             .await?;

@@ -2,6 +2,7 @@
 //!
 //! - [`messages`]: the versioned JSON contracts on the queues;
 //! - [`checks`]: the check catalogue (metadata, collections, evaluations);
+//! - [`clock`]: the control plane's time, injectable for tests;
 //! - [`config`]: settings common to both binaries;
 //! - [`crypto`]: encryption of client secrets at rest;
 //! - [`azure`]: clouds, tokens, the ARM client and its error taxonomy;
@@ -12,6 +13,7 @@
 pub mod azure;
 pub mod broker;
 pub mod checks;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod messages;

@@ -18,11 +18,16 @@ use super::error::ApiError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     /// Sees and manages every organization.
-    Operator { name: String },
+    Operator {
+        name: String,
+        /// The stored token's id (none for the configured operator token).
+        token_id: Option<uuid::Uuid>,
+    },
     /// Sees one organization.
     Organization {
         organization_id: String,
         name: String,
+        token_id: Option<uuid::Uuid>,
     },
 }
 
@@ -52,10 +57,17 @@ impl Caller {
         }
     }
 
+    /// The id of the token that made the call (never the token).
+    pub fn token_id(&self) -> Option<uuid::Uuid> {
+        match self {
+            Caller::Operator { token_id, .. } | Caller::Organization { token_id, .. } => *token_id,
+        }
+    }
+
     /// How the caller appears in the audit trail.
     pub fn actor(&self) -> String {
         match self {
-            Caller::Operator { name } => format!("operator:{name}"),
+            Caller::Operator { name, .. } => format!("operator:{name}"),
             Caller::Organization { name, .. } => format!("token:{name}"),
         }
     }
@@ -90,6 +102,7 @@ impl FromRequestParts<ApiState> for Caller {
         if constant_time_eq(&digest(token), &state.operator_token_digest) {
             return Ok(Caller::Operator {
                 name: "configured".to_string(),
+                token_id: None,
             });
         }
         match state.control.store.api_token(token).await? {
@@ -97,8 +110,12 @@ impl FromRequestParts<ApiState> for Caller {
                 Some(organization_id) => Caller::Organization {
                     organization_id,
                     name: record.name,
+                    token_id: Some(record.id),
                 },
-                None => Caller::Operator { name: record.name },
+                None => Caller::Operator {
+                    name: record.name,
+                    token_id: Some(record.id),
+                },
             }),
             None => Err(ApiError::Unauthorized),
         }

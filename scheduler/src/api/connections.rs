@@ -13,7 +13,7 @@ use shared::broker::routing;
 use shared::messages::RescanRequest;
 use shared::store::{
     Capabilities, ConnectionRecord, ConnectionStatus, HistoryEntry, ScanProgress,
-    StoredCheckResult, slot_offset,
+    ServedCheckResult, slot_offset,
 };
 use uuid::Uuid;
 
@@ -64,7 +64,16 @@ fn view(record: ConnectionRecord, status: ConnectionStatus) -> ConnectionView {
 }
 
 async fn view_of(state: &ApiState, record: ConnectionRecord) -> Result<ConnectionView, ApiError> {
-    let status = state.control.store.status(&record, Utc::now()).await?;
+    let mut status = state.control.store.status(&record, Utc::now()).await?;
+    let exceptions = state
+        .control
+        .store
+        .exceptions_of(&record.organization_id)
+        .await?;
+    state
+        .control
+        .apply_to_counts(&record, &mut status, &exceptions)
+        .await?;
     Ok(view(record, status))
 }
 
@@ -198,7 +207,14 @@ pub async fn list(
         return Err(ApiError::NotFound);
     }
     let records = state.control.store.connections_of(&org).await?;
-    let statuses = state.control.store.statuses(&records, Utc::now()).await?;
+    let mut statuses = state.control.store.statuses(&records, Utc::now()).await?;
+    let exceptions = state.control.store.exceptions_of(&org).await?;
+    for (record, status) in records.iter().zip(statuses.iter_mut()) {
+        state
+            .control
+            .apply_to_counts(record, status, &exceptions)
+            .await?;
+    }
     Ok(Json(
         records
             .into_iter()
@@ -336,20 +352,21 @@ pub async fn validate(
     Ok(Json(view_of(&state, record).await?))
 }
 
-/// Latest result of every check, with findings and evidence.
+/// Latest result of every check, with findings and evidence, and the exceptions in force
+/// applied (a disabled check shows Disabled and what the scan found underneath).
 #[utoipa::path(
     get, path = "/v1/connections/{id}/results", tag = "results",
     params(("id" = Uuid, Path, description = "Connection id")),
-    responses((status = 200, body = Vec<StoredCheckResult>), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = Vec<ServedCheckResult>), (status = 404, body = ErrorBody)),
     security(("bearer" = []))
 )]
 pub async fn results(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Vec<StoredCheckResult>>, ApiError> {
+) -> Result<Json<Vec<ServedCheckResult>>, ApiError> {
     let record = visible(&state, &caller, &id).await?;
-    Ok(Json(state.control.store.latest_results(record.id).await?))
+    Ok(Json(state.control.served_results(&record).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -1,5 +1,6 @@
 //! The HTTP API (axum, documented with utoipa): connections and their status, results and
-//! history, rescans, organizations' tokens and audit trail, and the check catalogue.
+//! history, rescans, exceptions (disabled checks), organizations' tokens and audit trail (export,
+//! verification), and the check catalogue.
 //!
 //! Every route but the health probes, `/metrics` and `/openapi.json` needs a bearer token (see
 //! [`auth`]).
@@ -11,6 +12,7 @@ pub mod auth;
 pub mod catalogue;
 mod connections;
 pub mod error;
+mod exceptions;
 pub mod input;
 mod organizations;
 
@@ -54,6 +56,7 @@ pub struct ApiState {
         (name = "results", description = "Latest results and history"),
         (name = "scans", description = "Rescans, scan progress, next scan"),
         (name = "organizations", description = "API tokens and the audit trail"),
+        (name = "exceptions", description = "Disabled checks and exempted resources, with justifications"),
         (name = "catalogue", description = "Services and checks"),
     )
 )]
@@ -93,6 +96,11 @@ fn documented() -> OpenApiRouter<ApiState> {
         ))
         .routes(routes!(organizations::revoke_token))
         .routes(routes!(organizations::audit))
+        .routes(routes!(exceptions::export))
+        .routes(routes!(exceptions::verify))
+        .routes(routes!(exceptions::create, exceptions::list))
+        .routes(routes!(exceptions::show, exceptions::update))
+        .routes(routes!(exceptions::reenable))
 }
 
 /// The OpenAPI document.

@@ -6,7 +6,6 @@ use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use shared::store::{ApiToken, AuditEvent};
 
@@ -69,11 +68,12 @@ pub async fn create_token(
             &org,
             &AuditEvent {
                 id: String::new(),
-                at: Utc::now(),
+                at: state.control.clock.now(),
                 actor: caller.actor(),
                 action: "token.created".into(),
                 connection_id: None,
                 details: serde_json::json!({"token_id": record.id, "name": record.name}),
+                ..AuditEvent::default()
             },
         )
         .await?;
@@ -131,11 +131,12 @@ pub async fn revoke_token(
             &organization_id,
             &AuditEvent {
                 id: String::new(),
-                at: Utc::now(),
+                at: state.control.clock.now(),
                 actor: caller.actor(),
                 action: "token.revoked".into(),
                 connection_id: None,
                 details: serde_json::json!({"token_id": token_id}),
+                ..AuditEvent::default()
             },
         )
         .await?;

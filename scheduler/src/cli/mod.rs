@@ -7,12 +7,14 @@
 
 mod client;
 mod connections;
+mod exceptions;
 mod output;
 
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
 pub use connections::ConnectionsCommand;
+pub use exceptions::{AuditAction, AuditArgs, ExceptionsCommand};
 pub use output::results_table;
 
 use crate::SchedulerConfig;
@@ -99,13 +101,11 @@ pub enum Command {
     /// Organization API tokens (operators).
     #[command(subcommand)]
     Tokens(TokensCommand),
-    /// An organization's audit trail.
-    Audit {
-        #[arg(long)]
-        organization: String,
-        #[arg(long)]
-        json: bool,
-    },
+    /// Disabled checks and exempted resources, with their justifications.
+    #[command(subcommand)]
+    Exceptions(ExceptionsCommand),
+    /// An organization's audit trail (`--organization`), its export, and its verification.
+    Audit(AuditArgs),
     /// Print every service and check (id, title, severity, frameworks, permissions,
     /// collections) from this build's catalogue; needs no API, broker or store.
     Catalogue {
@@ -295,19 +295,7 @@ pub async fn run_client(command: Command, api: &ApiArgs) -> anyhow::Result<()> {
             }
         }
         Command::Tokens(t) => output::tokens(&client, t).await,
-        Command::Audit { organization, json } => {
-            let trail = client
-                .get(&format!("/v1/organizations/{organization}/audit"))
-                .await?;
-            if json {
-                return output::print_json(&trail);
-            }
-            let rows = output::rows(
-                &trail,
-                &["/at", "/actor", "/action", "/connection_id", "/details"],
-            );
-            output::print_table(&["AT", "ACTOR", "ACTION", "CONNECTION", "DETAILS"], rows);
-            Ok(())
-        }
+        Command::Exceptions(c) => exceptions::run(&client, c).await,
+        Command::Audit(args) => exceptions::audit(&client, args).await,
     }
 }

@@ -136,6 +136,23 @@ impl Keys {
         format!("{}org:{{{organization_id}}}:audit", self.prefix)
     }
 
+    /// String `<seq>:<hash>` of the last entry of an organization's audit trail (the chain's
+    /// head; same hash tag as the trail, so an append updates both atomically).
+    pub fn audit_head(&self, organization_id: &str) -> String {
+        format!("{}org:{{{organization_id}}}:audit:head", self.prefix)
+    }
+
+    /// Hash: an organization's exceptions (id -> JSON), ended ones included (same hash tag as
+    /// the audit trail: an exception and its audit entry change in one atomic script).
+    pub fn exceptions(&self, organization_id: &str) -> String {
+        format!("{}org:{{{organization_id}}}:exceptions", self.prefix)
+    }
+
+    /// Set of organization ids that have exceptions (for the expiry sweep).
+    pub fn exception_organizations(&self) -> String {
+        format!("{}exceptions:organizations", self.prefix)
+    }
+
     /// Marker of an already handled rescan request id.
     pub fn rescan_request(&self, request_id: Uuid) -> String {
         format!("{}rescan:{request_id}", self.prefix)

@@ -1,5 +1,5 @@
 //! The Redis store: connections (secrets sealed), status, latest results, change history, scan
-//! progress and the weekly schedule.
+//! progress, the weekly schedule, exceptions and the audit trail.
 //!
 //! One [`Store`] per process wraps a `ConnectionManager` (a multiplexed connection that
 //! reconnects by itself; a command that fails while it reconnects returns an error, which callers
@@ -8,6 +8,7 @@
 mod audit;
 mod connections;
 mod enqueue;
+mod exceptions;
 mod keys;
 mod redis_conn;
 mod results;
@@ -16,10 +17,14 @@ mod tokens;
 
 use std::time::Duration;
 
-pub use audit::AuditEvent;
+pub use audit::{AuditEvent, AuditVerification, GENESIS_HASH, link_hash};
 pub use connections::{
     AccessReport, Capabilities, ConnectionRecord, ConnectionState, ConnectionStatus, Diagnosis,
     ServiceAccess,
+};
+pub use exceptions::{
+    AppliedException, Approver, EndReason, Exception, ExceptionCategory, ExceptionChange,
+    ExceptionTerms, ExemptedFinding, FindingCounts, ServedCheckResult, apply_exceptions, describe,
 };
 pub use keys::Keys;
 pub use redis_conn::RedisConn;

@@ -48,6 +48,9 @@ pub struct HistoryEntry {
     pub finished_at: Option<DateTime<Utc>>,
     pub fingerprint: String,
     pub result: Option<StoredCheckResult>,
+    /// For entries made by an exception (disabled, changed, enabled, expired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<super::ExceptionChange>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +189,7 @@ fn history_entry(entry: redis::streams::StreamId) -> HistoryEntry {
             .map(|t| t.with_timezone(&Utc)),
         fingerprint: text("fingerprint").unwrap_or_default(),
         result: text("result").and_then(|v| serde_json::from_str(&v).ok()),
+        exception: text("exception").and_then(|v| serde_json::from_str(&v).ok()),
         id: entry.id,
     }
 }

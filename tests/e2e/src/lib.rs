@@ -151,6 +151,8 @@ pub struct FleetOptions {
     pub plan_interval_secs: f64,
     /// Another Redis (URL, or comma-separated cluster nodes) and whether it is a cluster.
     pub redis: Option<(String, bool)>,
+    /// The scheduler's clock (tests move an adjustable one forward to pass expiries).
+    pub clock: shared::clock::Clock,
 }
 
 impl Default for FleetOptions {
@@ -162,6 +164,7 @@ impl Default for FleetOptions {
             scheduler: true,
             plan_interval_secs: 0.5,
             redis: None,
+            clock: shared::clock::Clock::system(),
         }
     }
 }
@@ -225,6 +228,7 @@ impl Fleet {
                 history_retention_days: 400,
                 ingest_prefetch: 16,
                 scan_on_create: options.scan_on_create,
+                clock: options.clock.clone(),
             };
             let (tx, rx) = tokio::sync::oneshot::channel();
             tasks.spawn(scheduler::run(config, shutdown.clone(), Some(tx)));
@@ -326,6 +330,7 @@ impl Fleet {
             arm,
             keys: self.keys.clone(),
             scan_on_create: false,
+            clock: shared::clock::Clock::system(),
         })
     }
 

@@ -76,6 +76,18 @@ impl Cli<'_> {
     }
 }
 
+/// The operator gives Contoso a token named `portal` (the JSON printed once).
+fn portal_token(operator: &Cli<'_>) -> Value {
+    operator.json(&[
+        "tokens",
+        "create",
+        "--organization",
+        "contoso",
+        "--name",
+        "portal",
+    ])
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn operators_and_customers_use_the_cli() {
     let (scenario, secret) = demo_with_unique_secret();
@@ -89,14 +101,7 @@ async fn operators_and_customers_use_the_cli() {
     };
 
     // The operator gives Contoso its token.
-    let created = operator.json(&[
-        "tokens",
-        "create",
-        "--organization",
-        "contoso",
-        "--name",
-        "portal",
-    ]);
+    let created = portal_token(&operator);
     let token = created["token"].as_str().expect("token").to_string();
     assert!(
         operator
@@ -237,6 +242,125 @@ async fn operators_and_customers_use_the_cli() {
         customer.json(&["connections", "list"]),
         serde_json::json!([])
     );
+    fleet.shutdown().await.expect("cleanup");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn customers_disable_checks_and_auditors_export_and_verify_the_trail_with_the_cli() {
+    let (scenario, secret) = demo_with_unique_secret();
+    let fleet = Fleet::start(scenario, FleetOptions::default())
+        .await
+        .expect("fleet");
+    let operator = Cli {
+        fleet: &fleet,
+        token: fleet.operator_token.clone(),
+        secret: secret.clone(),
+    };
+    let created = portal_token(&operator);
+    let token_id = created["record"]["id"].as_str().expect("id").to_string();
+    let customer = Cli {
+        fleet: &fleet,
+        token: created["token"].as_str().expect("token").to_string(),
+        secret: secret.clone(),
+    };
+    let (conn, scan) = fleet.create_demo_connection(&secret).await.expect("create");
+    fleet
+        .wait_for_scan(
+            conn,
+            scan.expect("scan"),
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .expect("scan");
+    let id = conn.to_string();
+
+    let added = customer.ok(&[
+        "exceptions",
+        "add",
+        "--organization",
+        "contoso",
+        "--connection",
+        &id,
+        "--check",
+        "nsg.all_ports_internet",
+        "--category",
+        "governance_policy",
+        "--justification",
+        "Lab subscription, isolated by policy",
+        "--as",
+        "ana.lima@contoso.example",
+        "--ticket",
+        "CHG-7",
+    ]);
+    assert!(added.contains("created"), "{added}");
+    let results = customer.ok(&["results", &id]);
+    assert!(
+        results
+            .lines()
+            .any(|l| l.contains("nsg.all_ports_internet") && l.contains("Disabled")),
+        "{results}"
+    );
+    // Every disabled check in force today, with its justification and who approved it.
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let in_force = customer.ok(&[
+        "exceptions",
+        "list",
+        "--organization",
+        "contoso",
+        "--in-force-on",
+        &today,
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(in_force.lines().count(), 2, "{in_force}");
+    assert!(
+        in_force.contains("Lab subscription, isolated by policy")
+            && in_force.contains("ana.lima@contoso.example")
+            && in_force.contains(&token_id),
+        "{in_force}"
+    );
+    let export = customer.ok(&[
+        "audit",
+        "export",
+        "--organization",
+        "contoso",
+        "--action",
+        "exception.",
+    ]);
+    assert_eq!(export.lines().count(), 2, "{export}");
+    assert!(export.contains("exception.created") && export.contains(&token_id));
+    assert!(
+        customer
+            .ok(&["audit", "verify", "--organization", "contoso"])
+            .contains("is whole")
+    );
+    assert!(
+        customer
+            .ok(&["audit", "--organization", "contoso"])
+            .contains("exception.created")
+    );
+
+    // An entry removed behind the product's back: verify fails.
+    let key = fleet.store.keys().audit("contoso");
+    let mut redis = fleet.store.redis();
+    let first: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(&key)
+        .arg("-")
+        .arg("+")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut redis)
+        .await
+        .expect("xrange");
+    let _: i64 = redis::cmd("XDEL")
+        .arg(&key)
+        .arg(&first[0].0)
+        .query_async(&mut redis)
+        .await
+        .expect("xdel");
+    let output = customer.run(&["audit", "verify", "--organization", "contoso"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("NOT whole"));
     fleet.shutdown().await.expect("cleanup");
 }
 
