@@ -101,7 +101,8 @@ fn local_auth(ctx: &EvalContext<'_>) -> Vec<Finding> {
 /// Passes when `properties.minimumTlsVersionAllowed` is `1.2`.
 ///
 /// Absent fails. Spec: "Minimum TLS version of the publisher allowed to publish to this
-/// topic"/"domain", with no default documented; the enum is 1.0, 1.1, 1.2.
+/// topic"/"domain", with no default documented (the enum is 1.0, 1.1, 1.2); Event Grid's own
+/// documentation says topics and domains permit TLS 1.0 and above unless a minimum is set.
 pub(super) const MIN_TLS_RULE: Rule = Rule {
     target: Target::Items(TOPICS),
     path: "properties.minimumTlsVersionAllowed",
