@@ -43,6 +43,12 @@ fn fixture_items(service: &ServiceDef, collection: &str) -> Result<Vec<Value>, S
     }
 }
 
+/// The fixture items of a collection, for the tests of custom evaluators; panics (a test
+/// failure) when the fixture is missing or malformed.
+pub(super) fn fixture(service: &ServiceDef, collection: &str) -> Vec<Value> {
+    fixture_items(service, collection).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Whether `path` exists in `value` with exactly this casing.
 fn has_exact_path(value: &Value, path: &str) -> bool {
     path.is_empty()

@@ -4,13 +4,9 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::{GATEWAYS, SERVICE, WAF_POLICIES};
+use crate::checks::rule_examples::fixture;
 use crate::checks::{Dataset, EvalContext, ListOutcome};
 use crate::messages::FindingStatus;
-
-fn items(text: &str) -> Vec<Value> {
-    let body: Value = serde_json::from_str(text).expect("fixture is JSON");
-    body["value"].as_array().cloned().unwrap_or_default()
-}
 
 fn verdicts(gateways: Vec<Value>, policies: Vec<Value>) -> Vec<(String, FindingStatus)> {
     let mut ds = Dataset::default();
@@ -26,11 +22,11 @@ fn verdicts(gateways: Vec<Value>, policies: Vec<Value>) -> Vec<(String, FindingS
 }
 
 fn gateways() -> Vec<Value> {
-    items(include_str!("fixtures/gateways.json"))
+    fixture(&SERVICE, GATEWAYS)
 }
 
 fn policies() -> Vec<Value> {
-    items(include_str!("fixtures/waf_policies.json"))
+    fixture(&SERVICE, WAF_POLICIES)
 }
 
 #[test]

@@ -7,13 +7,8 @@ use super::{HOSTS, SERVICE, VIRTUAL_MACHINES};
 use crate::checks::{Dataset, EvalContext, ListOutcome};
 use crate::messages::FindingStatus;
 
-fn fixture(name: &str) -> Vec<Value> {
-    let text = match name {
-        "hosts" => include_str!("fixtures/hosts.json"),
-        _ => include_str!("fixtures/virtual_machines.json"),
-    };
-    let body: Value = serde_json::from_str(text).expect("fixture is JSON");
-    body["value"].as_array().cloned().unwrap_or_default()
+fn fixture(key: &str) -> Vec<Value> {
+    crate::checks::rule_examples::fixture(&SERVICE, key)
 }
 
 fn statuses(hosts: Vec<Value>, vms: Vec<Value>) -> Vec<(String, FindingStatus)> {
@@ -31,7 +26,7 @@ fn statuses(hosts: Vec<Value>, vms: Vec<Value>) -> Vec<(String, FindingStatus)> 
 
 #[test]
 fn every_vm_passes_when_a_host_exists() {
-    let got = statuses(fixture("hosts"), fixture("virtual_machines"));
+    let got = statuses(fixture(HOSTS), fixture(VIRTUAL_MACHINES));
     assert_eq!(
         got,
         vec![
@@ -43,12 +38,12 @@ fn every_vm_passes_when_a_host_exists() {
 
 #[test]
 fn every_vm_fails_without_a_host() {
-    let got = statuses(Vec::new(), fixture("virtual_machines"));
+    let got = statuses(Vec::new(), fixture(VIRTUAL_MACHINES));
     assert!(got.iter().all(|(_, s)| *s == FindingStatus::Failed));
     assert_eq!(got.len(), 2);
 }
 
 #[test]
 fn no_vms_is_not_applicable() {
-    assert!(statuses(fixture("hosts"), Vec::new()).is_empty());
+    assert!(statuses(fixture(HOSTS), Vec::new()).is_empty());
 }

@@ -2,11 +2,10 @@
 //! verdicts per resource over the fixtures.
 
 use chrono::Utc;
-use serde_json::Value;
 
 use super::settings::{LOCAL_AUTH_RULE, MIN_TLS_RULE, PRIVATE_ENDPOINT_RULE, PUBLIC_ACCESS_RULE};
 use super::{DOMAINS, READS, SERVICE, TOPICS};
-use crate::checks::rule_examples::check_rule;
+use crate::checks::rule_examples::{check_rule, fixture};
 use crate::checks::{Dataset, EvalContext, ListOutcome, Rule, Target};
 use crate::messages::FindingStatus;
 
@@ -32,22 +31,11 @@ fn every_rule_meets_its_examples_on_topics_and_domains() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-fn items(text: &str) -> Vec<Value> {
-    let body: Value = serde_json::from_str(text).expect("fixture is JSON");
-    body["value"].as_array().cloned().unwrap_or_default()
-}
-
 #[test]
 fn each_check_judges_topics_and_domains() {
     let mut ds = Dataset::default();
-    ds.insert_list(
-        TOPICS,
-        ListOutcome::Items(items(include_str!("fixtures/topics.json"))),
-    );
-    ds.insert_list(
-        DOMAINS,
-        ListOutcome::Items(items(include_str!("fixtures/domains.json"))),
-    );
+    ds.insert_list(TOPICS, ListOutcome::Items(fixture(&SERVICE, TOPICS)));
+    ds.insert_list(DOMAINS, ListOutcome::Items(fixture(&SERVICE, DOMAINS)));
     let ctx = EvalContext::new(&ds, Utc::now(), "subid");
     let verdicts = |id: &str| -> Vec<(String, FindingStatus)> {
         let check = SERVICE.check(id).expect("check");

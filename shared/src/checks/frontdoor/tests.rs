@@ -4,32 +4,25 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::{CUSTOM_DOMAINS, ENDPOINTS, PROFILES, SECURITY_POLICIES, SERVICE};
+use crate::checks::rule_examples::fixture;
 use crate::checks::{ChildOutcome, Dataset, EvalContext, FetchError, ListOutcome};
 use crate::messages::FindingStatus;
 
 const PROFILE: &str =
     "/subscriptions/subid/resourceGroups/rg1/providers/Microsoft.Cdn/profiles/afd-contoso";
 
-fn items(text: &str) -> Vec<Value> {
-    let body: Value = serde_json::from_str(text).expect("fixture is JSON");
-    body["value"].as_array().cloned().unwrap_or_default()
-}
-
 fn dataset(policies: ChildOutcome) -> Dataset {
     let mut ds = Dataset::default();
-    ds.insert_list(
-        PROFILES,
-        ListOutcome::Items(items(include_str!("fixtures/profiles.json"))),
-    );
+    ds.insert_list(PROFILES, ListOutcome::Items(fixture(&SERVICE, PROFILES)));
     ds.insert_child(
         ENDPOINTS,
         PROFILE,
-        ChildOutcome::Items(items(include_str!("fixtures/endpoints.json"))),
+        ChildOutcome::Items(fixture(&SERVICE, ENDPOINTS)),
     );
     ds.insert_child(
         CUSTOM_DOMAINS,
         PROFILE,
-        ChildOutcome::Items(items(include_str!("fixtures/custom_domains.json"))),
+        ChildOutcome::Items(fixture(&SERVICE, CUSTOM_DOMAINS)),
     );
     ds.insert_child(SECURITY_POLICIES, PROFILE, policies);
     ds
@@ -46,7 +39,7 @@ fn verdicts(ds: &Dataset) -> Vec<(String, FindingStatus)> {
 }
 
 fn policies() -> Vec<Value> {
-    items(include_str!("fixtures/security_policies.json"))
+    fixture(&SERVICE, SECURITY_POLICIES)
 }
 
 #[test]

@@ -4,12 +4,11 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::{ACCOUNTS, SERVICE};
+use crate::checks::rule_examples::fixture;
 use crate::checks::{CheckStatus, Dataset, EvalContext, ListOutcome, run_check};
 
 fn accounts() -> Vec<Value> {
-    let body: Value =
-        serde_json::from_str(include_str!("fixtures/accounts.json")).expect("fixture is JSON");
-    body["value"].as_array().cloned().unwrap_or_default()
+    fixture(&SERVICE, ACCOUNTS)
 }
 
 fn result(items: Vec<Value>) -> crate::messages::CheckResult {
