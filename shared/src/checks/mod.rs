@@ -11,15 +11,25 @@
 //! One file per service (`storage.rs`, `nsg.rs`, ...) holds its collections, checks and unit tests
 //! with fixtures shaped like real ARM responses.
 
+pub mod aiml;
+pub mod appconfig;
+pub mod appgw;
+pub mod bastion;
 pub mod dataset;
 pub mod diagnostics;
+pub mod eventgrid;
+pub mod eventhub;
 pub mod framework;
+pub mod frontdoor;
+pub mod lb;
+pub mod media;
 pub mod nsg;
 pub mod props;
 pub mod region;
 pub mod rule;
 #[cfg(test)]
 mod rule_examples;
+pub mod servicebus;
 pub mod source;
 pub mod storage;
 
@@ -273,7 +283,20 @@ impl ServiceDef {
 /// Every service the fleet scans, in a fixed order (the list is explicit so that it is
 /// greppable and deterministic).
 pub fn catalogue() -> &'static [ServiceDef] {
-    static SERVICES: [ServiceDef; 2] = [nsg::SERVICE, storage::SERVICE];
+    static SERVICES: [ServiceDef; 12] = [
+        nsg::SERVICE,
+        storage::SERVICE,
+        appgw::SERVICE,
+        frontdoor::SERVICE,
+        lb::SERVICE,
+        bastion::SERVICE,
+        eventgrid::SERVICE,
+        eventhub::SERVICE,
+        servicebus::SERVICE,
+        appconfig::SERVICE,
+        aiml::SERVICE,
+        media::SERVICE,
+    ];
     &SERVICES
 }
 

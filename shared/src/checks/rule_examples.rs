@@ -43,6 +43,12 @@ fn fixture_items(service: &ServiceDef, collection: &str) -> Result<Vec<Value>, S
     }
 }
 
+/// The fixture items of a collection, for the tests of custom evaluators; panics (a test
+/// failure) when the fixture is missing or malformed.
+pub(super) fn fixture(service: &ServiceDef, collection: &str) -> Vec<Value> {
+    fixture_items(service, collection).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Whether `path` exists in `value` with exactly this casing.
 fn has_exact_path(value: &Value, path: &str) -> bool {
     path.is_empty()
@@ -87,7 +93,7 @@ fn with_example(mut value: Value, path: &str, example: Example) -> Value {
 }
 
 /// Checks one rule; returns every problem found.
-fn check_rule(service: &ServiceDef, id: &str, rule: &Rule) -> Vec<String> {
+pub(super) fn check_rule(service: &ServiceDef, id: &str, rule: &Rule) -> Vec<String> {
     let mut problems = Vec::new();
     if rule.pass_examples.is_empty() || rule.fail_examples.is_empty() {
         problems.push(format!("{id}: needs pass and fail examples"));

@@ -66,9 +66,11 @@ async fn a_scan_that_meets_429s_and_5xx_finishes_with_every_check_evaluated() {
 async fn an_expired_secret_moves_the_connection_to_client_secret_expired() {
     let (scenario, secret) = demo_with_unique_secret();
     let mut raw = serde_json::to_value(&scenario).expect("json");
-    // The secret expires in 3 seconds: the first scan works, a later one does not.
+    // The secret expires soon: the first scan (every service of the catalogue) works, a later
+    // one does not. The margin grows with the catalogue, so it is not a few seconds.
+    let expires_at = chrono::Utc::now() + chrono::Duration::seconds(15);
     raw["tenants"][0]["applications"][0]["secrets"][0]["expires_at"] =
-        serde_json::json!("{{now+3s}}");
+        serde_json::json!(expires_at.to_rfc3339());
     // Tokens live 1 s, so the worker must ask Entra again for the later scan.
     raw["token_lifetime_seconds"] = serde_json::json!(1);
     let scenario = azure_emulator::Scenario::from_json(&raw.to_string()).expect("scenario");
@@ -80,7 +82,12 @@ async fn an_expired_secret_moves_the_connection_to_client_secret_expired() {
         .wait_for_scan(id, scan.expect("first"), Duration::from_secs(30))
         .await
         .expect("first scan");
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    e2e::wait_until(
+        "the secret has expired",
+        Duration::from_secs(30),
+        || async { chrono::Utc::now() > expires_at + chrono::Duration::seconds(1) },
+    )
+    .await;
 
     let scan = fleet.rescan(id, None).await.expect("rescan");
     fleet

@@ -142,7 +142,12 @@ async fn demo_scan_matches_the_scenario_check_by_check() {
         calls(false)
     );
     // Storage: 2 list pages + 2 file services; NSG: 3 + 1 + 2 list pages + 2 flow-log lists.
-    assert_eq!(calls(false), 12, "{:#?}", counters.by_endpoint);
+    // Network and edge (48, lists at 2 items a page, children only for in-scope parents that
+    // can have them): appgw 2 + 2; frontdoor 2 + 2 pages + 4 child lists for each of the 2
+    // Front Door profiles (none for the CDN profile); lb 2 + 2; bastion 2 + 1 + 3 diagnostic
+    // settings; eventgrid 2 + 1; eventhub 2 + 3 rule sets; servicebus 2 + 2 (Premium only);
+    // appconfig 2; aiml 2 + 2 + 2 diagnostic settings (OpenAI / AIServices only); media 2.
+    assert_eq!(calls(false), 12 + 48, "{:#?}", counters.by_endpoint);
     // Subscription, permissions, role assignments, and the custom role's name.
     assert_eq!(calls(true), 4, "{:#?}", counters.by_endpoint);
     assert!(
