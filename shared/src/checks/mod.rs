@@ -11,6 +11,11 @@
 //! One file per service (`storage.rs`, `nsg.rs`, ...) holds its collections, checks and unit tests
 //! with fixtures shaped like real ARM responses.
 
+pub mod acr;
+pub mod aks;
+pub mod appservice;
+pub mod automation;
+pub mod containerapps;
 pub mod dataset;
 pub mod diagnostics;
 pub mod framework;
@@ -22,6 +27,8 @@ pub mod rule;
 mod rule_examples;
 pub mod source;
 pub mod storage;
+pub mod vm;
+pub mod vmss;
 
 use std::fmt;
 
@@ -273,7 +280,17 @@ impl ServiceDef {
 /// Every service the fleet scans, in a fixed order (the list is explicit so that it is
 /// greppable and deterministic).
 pub fn catalogue() -> &'static [ServiceDef] {
-    static SERVICES: [ServiceDef; 2] = [nsg::SERVICE, storage::SERVICE];
+    static SERVICES: [ServiceDef; 9] = [
+        acr::SERVICE,
+        aks::SERVICE,
+        appservice::SERVICE,
+        automation::SERVICE,
+        containerapps::SERVICE,
+        nsg::SERVICE,
+        storage::SERVICE,
+        vm::SERVICE,
+        vmss::SERVICE,
+    ];
     &SERVICES
 }
 
