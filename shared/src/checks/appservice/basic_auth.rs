@@ -4,20 +4,20 @@
 
 use serde_json::Value;
 
-use super::{FTP_POLICIES, SCM_POLICIES, SITES};
-use crate::checks::props::{self, prop_bool, resource_id};
+use super::{PUBLISHING_POLICIES, SITES};
+use crate::checks::props::{self, prop_bool, resource_id, resource_name};
 use crate::checks::{Check, CheckMeta, ChildOutcome, EvalContext, Severity};
 use crate::messages::Finding;
 
 const ALLOW: &str = "properties.allow";
 
-/// Passes when both `GET {site}/basicPublishingCredentialsPolicies/ftp` and `.../scm` have
-/// `properties.allow` `false`.
+/// Passes when the policies `ftp` and `scm` in `GET {site}/basicPublishingCredentialsPolicies`
+/// both have `properties.allow` `false`.
 ///
-/// A policy that is absent (404) or has no `allow` fails. Spec: "<code>true</code> to allow
+/// A policy missing from the list, or without `allow`, fails. Spec: "<code>true</code> to allow
 /// access to a publishing method; otherwise, <code>false</code>." Basic authentication is on
 /// for apps unless it was switched off, so a missing value is not proof of anything. A policy
-/// that could not be read gives that error (e.g. Access Denied) for the site instead of a
+/// list that could not be read gives that error (e.g. Access Denied) for the site instead of a
 /// verdict.
 pub const BASIC_AUTH_DISABLED: Check = Check::custom(
     CheckMeta {
@@ -34,32 +34,35 @@ pub const BASIC_AUTH_DISABLED: Check = Check::custom(
             Microsoft.Web --resource-type basicPublishingCredentialsPolicies --parent \
             sites/<app> --set properties.allow=false` and the same with `--name scm`.",
     },
-    &[SITES, FTP_POLICIES, SCM_POLICIES],
+    &[SITES, PUBLISHING_POLICIES],
     basic_auth_disabled,
 );
 
-/// Whether one policy is off: `Ok(allowed)` read from the policy (`None` when unknown), or the
-/// fetch error.
-fn allowed(outcome: Option<&ChildOutcome>) -> Result<Option<bool>, &crate::checks::FetchError> {
-    match outcome {
-        Some(ChildOutcome::Object(policy)) => Ok(prop_bool(policy, ALLOW)),
-        Some(ChildOutcome::Failed(err)) => Err(err),
-        _ => Ok(None),
-    }
+/// The `allow` flag of the policy named `name` (`ftp` or `scm`), `None` when it is not there.
+fn allowed(policies: &[Value], name: &str) -> Option<bool> {
+    policies
+        .iter()
+        .find(|p| {
+            resource_name(p)
+                .rsplit('/')
+                .next()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .and_then(|p| prop_bool(p, ALLOW))
 }
 
 fn basic_auth_disabled(ctx: &EvalContext<'_>) -> Vec<Finding> {
     ctx.all_items(SITES)
         .into_iter()
         .map(|site| {
-            let id = resource_id(site);
-            let ftp = allowed(ctx.child(FTP_POLICIES, id));
-            let scm = allowed(ctx.child(SCM_POLICIES, id));
-            let (ftp, scm) = match (ftp, scm) {
-                (Err(err), _) => return props::unreadable(site, "the FTP publishing policy", err),
-                (_, Err(err)) => return props::unreadable(site, "the SCM publishing policy", err),
-                (Ok(ftp), Ok(scm)) => (ftp, scm),
+            let policies: &[Value] = match ctx.child(PUBLISHING_POLICIES, resource_id(site)) {
+                Some(ChildOutcome::Failed(err)) => {
+                    return props::unreadable(site, "the publishing credential policies", err);
+                }
+                Some(ChildOutcome::Items(items)) => items,
+                _ => &[],
             };
+            let (ftp, scm) = (allowed(policies, "ftp"), allowed(policies, "scm"));
             let shown = |v: Option<bool>| v.map_or(Value::Null, Value::Bool);
             let evidence = vec![
                 props::evidence_value(

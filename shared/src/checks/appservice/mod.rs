@@ -3,10 +3,10 @@
 //!
 //! Why it is read this way: the site list's `siteConfig` is not usable (its TLS, FTP and
 //! debugging fields come back empty or default), so each app's configuration is read from
-//! `GET {site}/config/web`; authentication from `GET {site}/config/authsettingsV2` and the
-//! basic-auth publishing policies from `GET {site}/basicPublishingCredentialsPolicies/{ftp,scm}`
-//! (GET forms a Reader may call; the POST `config/*/list` actions are never used). Each child is
-//! fetched once per in-scope app.
+//! `GET {site}/config/web`; authentication from `GET {site}/config/authsettingsV2`; both
+//! basic-auth publishing policies (FTP and SCM) from one `GET
+//! {site}/basicPublishingCredentialsPolicies` list. These are GET forms a Reader may call; the
+//! POST `config/*/list` actions are never used. Each child is fetched once per in-scope app.
 //!
 //! Absent properties: each check states what a missing property means, quoting the Web spec.
 
@@ -22,8 +22,7 @@ use super::{Check, Collection, ServiceDef};
 pub const SITES: &str = "appservice.sites";
 pub const SITE_CONFIGS: &str = "appservice.site_configs";
 pub const AUTH_SETTINGS: &str = "appservice.auth_settings";
-pub const FTP_POLICIES: &str = "appservice.ftp_policies";
-pub const SCM_POLICIES: &str = "appservice.scm_policies";
+pub const PUBLISHING_POLICIES: &str = "appservice.publishing_policies";
 
 const API_VERSION: &str = "2024-04-01";
 const CONFIG_READ: &str = "Microsoft.Web/sites/config/read";
@@ -47,17 +46,10 @@ pub const SERVICE: ServiceDef = ServiceDef {
             API_VERSION,
             CONFIG_READ,
         ),
-        Collection::child(
-            FTP_POLICIES,
+        Collection::child_list(
+            PUBLISHING_POLICIES,
             SITES,
-            "/basicPublishingCredentialsPolicies/ftp",
-            API_VERSION,
-            POLICY_READ,
-        ),
-        Collection::child(
-            SCM_POLICIES,
-            SITES,
-            "/basicPublishingCredentialsPolicies/scm",
+            "/basicPublishingCredentialsPolicies",
             API_VERSION,
             POLICY_READ,
         ),

@@ -27,13 +27,22 @@ fn dataset() -> Dataset {
     for (key, text) in [
         (SITE_CONFIGS, include_str!("fixtures/site_configs.json")),
         (AUTH_SETTINGS, include_str!("fixtures/auth_settings.json")),
-        (FTP_POLICIES, include_str!("fixtures/ftp_policies.json")),
-        (SCM_POLICIES, include_str!("fixtures/scm_policies.json")),
     ] {
         for (parent, child) in [PORTAL, INGEST].into_iter().zip(items(text)) {
             ds.insert_child(key, parent, ChildOutcome::Object(child));
         }
     }
+    let policies = items(include_str!("fixtures/publishing_policies.json"));
+    ds.insert_child(
+        PUBLISHING_POLICIES,
+        PORTAL,
+        ChildOutcome::Items(policies[..2].to_vec()),
+    );
+    ds.insert_child(
+        PUBLISHING_POLICIES,
+        INGEST,
+        ChildOutcome::Items(policies[2..].to_vec()),
+    );
     ds
 }
 
@@ -42,12 +51,11 @@ fn run(id: &str, ds: &Dataset) -> CheckResult {
     run_check(&SERVICE, check, &EvalContext::new(ds, Utc::now(), "s"))
 }
 
-fn status_of(result: &CheckResult, name: &str) -> FindingStatus {
+fn finding<'a>(result: &'a CheckResult, name: &str) -> &'a crate::messages::Finding {
     result
         .findings
         .iter()
         .find(|f| f.resource_name == name)
-        .map(|f| f.status)
         .unwrap_or_else(|| panic!("no finding for {name}"))
 }
 
@@ -63,22 +71,18 @@ fn settings_are_read_from_config_web_not_the_lists_site_config() {
         let result = run(id, &ds);
         assert_eq!(result.status, CheckStatus::Failed, "{id}");
         assert_eq!(
-            status_of(&result, "app-portal"),
+            finding(&result, "app-portal").status,
             FindingStatus::Passed,
             "{id}"
         );
         assert_eq!(
-            status_of(&result, "func-ingest"),
+            finding(&result, "func-ingest").status,
             FindingStatus::Failed,
             "{id}"
         );
     }
     let tls = run("appservice.min_tls_12", &ds);
-    let ingest = tls
-        .findings
-        .iter()
-        .find(|f| f.resource_name == "func-ingest")
-        .expect("finding");
+    let ingest = finding(&tls, "func-ingest");
     assert_eq!(
         ingest.evidence[0].property,
         "appservice.site_configs: properties.minTlsVersion"
@@ -94,29 +98,36 @@ fn settings_are_read_from_config_web_not_the_lists_site_config() {
 fn basic_auth_needs_both_policies_off() {
     let mut ds = dataset();
     let result = run("appservice.basic_auth_disabled", &ds);
-    assert_eq!(status_of(&result, "app-portal"), FindingStatus::Passed);
-    assert_eq!(status_of(&result, "func-ingest"), FindingStatus::Failed);
-    // Only SCM on: still a failure, naming SCM.
-    ds.insert_child(
-        SCM_POLICIES,
-        PORTAL,
-        ChildOutcome::Object(json!({"properties": {"allow": true}})),
+    assert_eq!(finding(&result, "app-portal").status, FindingStatus::Passed);
+    assert_eq!(
+        finding(&result, "func-ingest").status,
+        FindingStatus::Failed
     );
+    // Only SCM on (names compare ignoring case): still a failure, naming SCM.
+    let scm_on = vec![
+        json!({"name": "ftp", "properties": {"allow": false}}),
+        json!({"name": "SCM", "properties": {"allow": true}}),
+    ];
+    ds.insert_child(PUBLISHING_POLICIES, PORTAL, ChildOutcome::Items(scm_on));
     let result = run("appservice.basic_auth_disabled", &ds);
-    let portal = result
-        .findings
-        .iter()
-        .find(|f| f.resource_name == "app-portal")
-        .expect("finding");
+    let portal = finding(&result, "app-portal");
     assert_eq!(portal.status, FindingStatus::Failed);
     assert!(portal.message.ends_with("for SCM"), "{}", portal.message);
-    // An absent policy (404) is unknown: fails.
-    ds.insert_child(SCM_POLICIES, PORTAL, ChildOutcome::Absent);
+    // A policy missing from the list, or an empty list, is unknown: fails.
+    let ftp_only = vec![json!({"name": "ftp", "properties": {"allow": false}})];
+    ds.insert_child(PUBLISHING_POLICIES, PORTAL, ChildOutcome::Items(ftp_only));
     let result = run("appservice.basic_auth_disabled", &ds);
-    assert_eq!(status_of(&result, "app-portal"), FindingStatus::Failed);
-    // An unreadable policy is reported as such for that site only.
+    assert_eq!(finding(&result, "app-portal").status, FindingStatus::Failed);
+    ds.insert_child(PUBLISHING_POLICIES, PORTAL, ChildOutcome::Items(Vec::new()));
+    let result = run("appservice.basic_auth_disabled", &ds);
+    assert!(
+        finding(&result, "app-portal")
+            .message
+            .ends_with("for FTP and SCM")
+    );
+    // An unreadable list is reported as such for that site only.
     ds.insert_child(
-        FTP_POLICIES,
+        PUBLISHING_POLICIES,
         PORTAL,
         ChildOutcome::Failed(FetchError::AccessDenied {
             action: "Microsoft.Web/sites/basicPublishingCredentialsPolicies/read".into(),
@@ -125,20 +136,22 @@ fn basic_auth_needs_both_policies_off() {
     );
     let result = run("appservice.basic_auth_disabled", &ds);
     assert_eq!(
-        status_of(&result, "app-portal"),
+        finding(&result, "app-portal").status,
         FindingStatus::AccessDenied
     );
-    assert_eq!(status_of(&result, "func-ingest"), FindingStatus::Failed);
+    assert_eq!(
+        finding(&result, "func-ingest").status,
+        FindingStatus::Failed
+    );
+    assert_eq!(result.status, CheckStatus::Failed, "a proven failure wins");
 }
 
 #[test]
 fn an_absent_config_child_fails_and_a_denied_site_list_denies_every_check() {
     let mut ds = dataset();
     ds.insert_child(AUTH_SETTINGS, PORTAL, ChildOutcome::Absent);
-    assert_eq!(
-        status_of(&run("appservice.auth_enabled", &ds), "app-portal"),
-        FindingStatus::Failed
-    );
+    let result = run("appservice.auth_enabled", &ds);
+    assert_eq!(finding(&result, "app-portal").status, FindingStatus::Failed);
 
     let denied = FetchError::AccessDenied {
         action: "Microsoft.Web/sites/read".into(),
@@ -146,7 +159,7 @@ fn an_absent_config_child_fails_and_a_denied_site_list_denies_every_check() {
     };
     let mut ds = Dataset::default();
     ds.insert_list(SITES, ListOutcome::Failed(denied.clone()));
-    for key in [SITE_CONFIGS, AUTH_SETTINGS, FTP_POLICIES, SCM_POLICIES] {
+    for key in [SITE_CONFIGS, AUTH_SETTINGS, PUBLISHING_POLICIES] {
         ds.insert_failure(key, denied.clone());
     }
     for check in SERVICE.checks {
