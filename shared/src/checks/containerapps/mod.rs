@@ -10,6 +10,8 @@
 //! Absent properties: each check states what a missing property means, quoting the App spec.
 
 mod settings;
+#[cfg(test)]
+mod tests;
 
 use serde_json::Value;
 
