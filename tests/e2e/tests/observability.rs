@@ -157,8 +157,8 @@ async fn one_trace_spans_api_scheduler_worker_and_ingest_and_metrics_move() {
     let w = |name: &str, labels: &[(&str, &str)]| sample(&worker_text, name, labels);
     assert_eq!(
         w("fleet_jobs_completed_total", &[("outcome", "succeeded")]),
-        3.0,
-        "2 first-scan jobs + 1 rescan job"
+        shared::checks::catalogue().len() as f64 + 1.0,
+        "one first-scan job per service + 1 rescan job"
     );
     assert_eq!(
         w(
@@ -175,15 +175,17 @@ async fn one_trace_spans_api_scheduler_worker_and_ingest_and_metrics_move() {
         1.0
     );
     assert_eq!(w("fleet_jobs_in_flight", &[]), 0.0);
-    // First scan 12 requests, rescan 8; the flow-log lists (2 per NSG scan) are refused.
+    // First scan 12 requests for storage and NSG plus 42 for the compute, container and web
+    // services (see fleet_scan), rescan 8; the flow-log lists (2 per NSG scan) are refused, and
+    // one web app has no authsettingsV2 (404, an absent child).
     assert_eq!(
         w("fleet_arm_requests_total", &[("status_class", "2xx")]),
-        16.0
+        16.0 + 41.0
     );
     assert_eq!(
         w("fleet_arm_requests_total", &[("status_class", "4xx")]),
-        4.0,
-        "the flow-log 403s of two nsg scans"
+        4.0 + 1.0,
+        "the flow-log 403s of two nsg scans and one absent authsettingsV2"
     );
     assert!(w("fleet_token_requests_total", &[]) >= 1.0);
     assert!(w("fleet_token_cache_hits_total", &[]) >= 1.0);
@@ -217,7 +219,8 @@ async fn one_trace_spans_api_scheduler_worker_and_ingest_and_metrics_move() {
     let s = |name: &str, labels: &[(&str, &str)]| sample(&text, name, labels);
     assert_eq!(
         s("fleet_results_ingested_total", &[("outcome", "applied")]),
-        3.0
+        shared::checks::catalogue().len() as f64 + 1.0,
+        "one result per first-scan job + the rescan's"
     );
     assert_eq!(
         s("fleet_scans_enqueued_total", &[("trigger", "on_demand")]),
