@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::message::Delivery;
+use shared::broker::hold::{Held, MAX_HOLD, retry_in_place};
 use shared::broker::{Broker, ConsumerSpec, ack, dead_letter, requeue, serve_queue};
 use shared::messages::{RescanRequest, Trigger, decode};
 use tokio_util::sync::CancellationToken;
@@ -55,7 +56,20 @@ async fn handle(control: &Control, queue: &str, delivery: &Delivery) {
     );
     shared::telemetry::follow_trace_context(&span, delivery.properties.headers().as_ref());
     async {
-        match process(control, &request).await {
+        // Store outages and a concurrent copy's lease are waited out in place: requeueing
+        // would spend the request's delivery attempts (see `broker::hold`).
+        let held = retry_in_place(
+            "rescan request",
+            MAX_HOLD,
+            |e: &Outcome| matches!(e, Outcome::Retry(_)),
+            || process(control, &request),
+        )
+        .await;
+        let outcome = match held {
+            Held::Done(outcome) => outcome,
+            Held::GaveUp(e) => Err(e),
+        };
+        match outcome {
             Ok(Handled::Enqueued) => {
                 ack(delivery).await;
                 count("enqueued");
@@ -69,8 +83,7 @@ async fn handle(control: &Control, queue: &str, delivery: &Delivery) {
                 count("refused");
             }
             Err(Outcome::Retry(reason)) => {
-                tracing::warn!(%reason, "rescan not enqueued yet; returning the request");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tracing::warn!(%reason, "rescan not enqueued for too long; returning the request");
                 requeue(delivery).await;
                 count("requeued");
             }
@@ -88,6 +101,15 @@ enum Handled {
 enum Outcome {
     Refused(String),
     Retry(String),
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Refused(reason) => write!(f, "refused: {reason}"),
+            Outcome::Retry(reason) => write!(f, "not yet: {reason}"),
+        }
+    }
 }
 
 async fn process(control: &Control, request: &RescanRequest) -> Result<Handled, Outcome> {
