@@ -1,7 +1,9 @@
 //! Access denial is per collection: a principal whose custom role reads everything except
 //! `Microsoft.Web/*` gets "Failed - Access Denied" on every App Service check, naming the
-//! action the site list needs, while the other compute, container and automation services of the
-//! same scan pass and fail exactly as in the demo.
+//! action the site list needs; a provider the subscription is not registered for (409
+//! MissingSubscriptionRegistration, here `Microsoft.App`) makes its service's checks Not
+//! applicable; the other compute and automation services of the same scan pass and fail exactly
+//! as in the demo.
 
 use std::time::Duration;
 
@@ -11,10 +13,10 @@ use serde_json::{Value, json};
 use shared::checks::CheckStatus;
 use uuid::Uuid;
 
-const OTHER_SERVICES: [&str; 6] = ["vm", "vmss", "aks", "acr", "containerapps", "automation"];
+const OTHER_SERVICES: [&str; 5] = ["vm", "vmss", "aks", "acr", "automation"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn no_web_reads_deny_only_app_service_checks() {
+async fn no_web_reads_deny_only_app_service_and_an_unregistered_provider_is_not_applicable() {
     let secret = format!("Sec~{}.Zq7_w", Uuid::new_v4().simple());
     let mut demo = demo_scenario_json();
     demo["tenants"][0]["applications"][0]["secrets"][0]["value"] = Value::String(secret.clone());
@@ -25,6 +27,7 @@ async fn no_web_reads_deny_only_app_service_checks() {
         "actions": ["*/read"],
         "not_actions": ["Microsoft.Web/*"],
     }]);
+    demo["subscriptions"][0]["unregistered_providers"] = json!(["Microsoft.App"]);
     let scenario = Scenario::from_json(&demo.to_string()).expect("scenario loads");
     let fleet = Fleet::start(scenario, FleetOptions::default())
         .await
@@ -61,6 +64,28 @@ async fn no_web_reads_deny_only_app_service_checks() {
         assert!(result.result.findings.is_empty());
     }
 
+    let container_apps = shared::checks::service("containerapps").expect("Container Apps");
+    for check in container_apps.checks {
+        let result = latest
+            .iter()
+            .find(|r| r.result.check_id == check.meta.id)
+            .unwrap_or_else(|| panic!("no result for {}", check.meta.id));
+        assert_eq!(
+            result.result.status,
+            CheckStatus::NotApplicable,
+            "{}",
+            check.meta.id
+        );
+        assert!(
+            result
+                .result
+                .reason
+                .contains("Microsoft.App is not registered"),
+            "{}",
+            result.result.reason
+        );
+    }
+
     // The other services read as in the demo: same statuses, same resources per outcome.
     let expectations: serde_json::Map<String, Value> = demo["expectations"]
         .as_object()
@@ -75,8 +100,8 @@ async fn no_web_reads_deny_only_app_service_checks() {
         .collect();
     assert_eq!(
         expectations.len(),
-        34,
-        "41 compute checks minus 7 App Service"
+        29,
+        "41 compute checks minus 7 App Service and 5 Container Apps"
     );
     for e in expectations.values() {
         assert!(e["status"] == "passed" || e["status"] == "failed", "{e}");
