@@ -39,14 +39,17 @@ async fn no_web_reads_deny_only_app_service_and_an_unregistered_provider_is_not_
         .await
         .expect("scan completes");
     let latest = fleet.store.latest_results(id).await.expect("results");
+    let result_of = |check_id: &str| {
+        latest
+            .iter()
+            .find(|r| r.result.check_id == check_id)
+            .unwrap_or_else(|| panic!("no result for {check_id}"))
+    };
 
     let app_service = shared::checks::service("appservice").expect("App Service");
     assert_eq!(app_service.checks.len(), 7);
     for check in app_service.checks {
-        let result = latest
-            .iter()
-            .find(|r| r.result.check_id == check.meta.id)
-            .unwrap_or_else(|| panic!("no result for {}", check.meta.id));
+        let result = result_of(check.meta.id);
         assert_eq!(
             result.result.status,
             CheckStatus::FailedAccessDenied,
@@ -66,10 +69,7 @@ async fn no_web_reads_deny_only_app_service_and_an_unregistered_provider_is_not_
 
     let container_apps = shared::checks::service("containerapps").expect("Container Apps");
     for check in container_apps.checks {
-        let result = latest
-            .iter()
-            .find(|r| r.result.check_id == check.meta.id)
-            .unwrap_or_else(|| panic!("no result for {}", check.meta.id));
+        let result = result_of(check.meta.id);
         assert_eq!(
             result.result.status,
             CheckStatus::NotApplicable,
