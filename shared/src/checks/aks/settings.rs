@@ -225,9 +225,10 @@ pub const KMS_SECRETS: Check = Check::rule(
 /// Passes when `properties.autoUpgradeProfile.upgradeChannel` is set and not `none`, and
 /// `properties.autoUpgradeProfile.nodeOSUpgradeChannel` is `NodeImage` or `SecurityPatch`.
 ///
-/// Absent fails. Spec (`upgradeChannel`): "The default is 'none'." A missing
-/// `nodeOSUpgradeChannel` is unknown (its default changed between API versions), so it fails;
-/// `Unmanaged` and `None` fail too.
+/// Absent fails: a cluster without an upgrade channel is not upgraded automatically (as with
+/// `none`, which "Disables auto-upgrades and keeps the cluster at its current version of
+/// Kubernetes"). A missing `nodeOSUpgradeChannel` is unknown (its default differs between API
+/// versions and cluster ages), so it fails; `Unmanaged` and `None` fail too.
 pub const AUTO_UPGRADE: Check = Check::rule(
     CheckMeta {
         id: "aks.auto_upgrade",
