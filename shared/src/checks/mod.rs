@@ -15,6 +15,11 @@ pub mod aiml;
 pub mod appconfig;
 pub mod appgw;
 pub mod bastion;
+pub mod acr;
+pub mod aks;
+pub mod appservice;
+pub mod automation;
+pub mod containerapps;
 pub mod dataset;
 pub mod diagnostics;
 pub mod eventgrid;
@@ -32,6 +37,8 @@ mod rule_examples;
 pub mod servicebus;
 pub mod source;
 pub mod storage;
+pub mod vm;
+pub mod vmss;
 
 use std::fmt;
 
@@ -283,7 +290,7 @@ impl ServiceDef {
 /// Every service the fleet scans, in a fixed order (the list is explicit so that it is
 /// greppable and deterministic).
 pub fn catalogue() -> &'static [ServiceDef] {
-    static SERVICES: [ServiceDef; 12] = [
+    static SERVICES: [ServiceDef; 19] = [
         nsg::SERVICE,
         storage::SERVICE,
         appgw::SERVICE,
@@ -296,6 +303,13 @@ pub fn catalogue() -> &'static [ServiceDef] {
         appconfig::SERVICE,
         aiml::SERVICE,
         media::SERVICE,
+        acr::SERVICE,
+        aks::SERVICE,
+        appservice::SERVICE,
+        automation::SERVICE,
+        containerapps::SERVICE,
+        vm::SERVICE,
+        vmss::SERVICE,
     ];
     &SERVICES
 }

@@ -181,12 +181,12 @@ async fn one_trace_spans_api_scheduler_worker_and_ingest_and_metrics_move() {
     // namespace without a network rule set.
     assert_eq!(
         w("fleet_arm_requests_total", &[("status_class", "2xx")]),
-        16.0 + 47.0
+        16.0 + 47.0 + 41.0
     );
     assert_eq!(
         w("fleet_arm_requests_total", &[("status_class", "4xx")]),
-        4.0 + 1.0,
-        "the flow-log 403s of two nsg scans, the absent Event Hubs rule set"
+        4.0 + 1.0 + 1.0,
+        "the flow-log 403s of two nsg scans, the absent Event Hubs rule set, one absent authsettingsV2"
     );
     assert!(w("fleet_token_requests_total", &[]) >= 1.0);
     assert!(w("fleet_token_cache_hits_total", &[]) >= 1.0);
