@@ -19,6 +19,8 @@ use crate::throttle::{ProviderLimit, Throttling};
 pub const DEFAULT_TOKEN_LIFETIME_SECONDS: u64 = 3599;
 /// Default number of items per page of an ARM list.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// Default number of items per page of a Microsoft Graph collection.
+pub const DEFAULT_GRAPH_PAGE_SIZE: usize = 100;
 
 /// The whole emulated world.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +64,42 @@ pub struct Tenant {
     /// refuses it with AADSTS90038.
     #[serde(default)]
     pub national_cloud: Option<String>,
+    /// The tenant's directory as Microsoft Graph v1.0 serves it.
+    #[serde(default)]
+    pub graph: GraphData,
+}
+
+/// What Microsoft Graph v1.0 answers for a tenant, by path (without `/v1.0`, e.g.
+/// `/policies/authorizationPolicy`; compared case-insensitively, query ignored).
+///
+/// ```json
+/// {"page_size": 2,
+///  "objects": {"/policies/identitySecurityDefaultsEnforcementPolicy": {"isEnabled": true}},
+///  "collections": {"/users": [{"id": "...", "userPrincipalName": "..."}]},
+///  "permissions": [{"path_prefix": "/reports/", "any_of": ["AuditLog.Read.All"]}]}
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GraphData {
+    /// Items per page of collections (a request's `$top` overrides it); 100 when absent, as
+    /// Graph's default.
+    #[serde(default)]
+    pub page_size: Option<usize>,
+    /// Single objects (`GET` answers the object).
+    #[serde(default)]
+    pub objects: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Collections (`GET` answers pages of `{"value": [...]}` with `@odata.nextLink`).
+    #[serde(default)]
+    pub collections: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+    /// Application permissions a path needs, before the built-in table (first match wins).
+    #[serde(default)]
+    pub permissions: Vec<GraphPermission>,
+}
+
+/// The application permissions that allow reading paths under a prefix (any one of them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphPermission {
+    pub path_prefix: String,
+    pub any_of: Vec<String>,
 }
 
 /// An app registration together with its service principal in the tenant.
@@ -83,6 +121,10 @@ pub struct Application {
     /// checks out.
     #[serde(default)]
     pub conditional_access_blocked: bool,
+    /// Microsoft Graph application permissions granted (and admin-consented), e.g.
+    /// `Policy.Read.All`: the `roles` claim of its Graph tokens.
+    #[serde(default)]
+    pub graph_permissions: Vec<String>,
 }
 
 /// A client secret of an application.
@@ -264,6 +306,10 @@ impl Scenario {
             if tenant.national_cloud.as_deref() == Some("") {
                 bail!("tenant {}: national_cloud must not be empty", tenant.id);
             }
+            tenant
+                .graph
+                .validate()
+                .with_context(|| format!("tenant {}: graph", tenant.id))?;
         }
         let mut subscription_ids = std::collections::HashSet::new();
         for subscription in &self.subscriptions {
@@ -307,6 +353,33 @@ impl Scenario {
                         subscription.id
                     );
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl GraphData {
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.page_size == Some(0) {
+            bail!("page_size must be at least 1");
+        }
+        let paths = self.objects.keys().chain(self.collections.keys());
+        let mut seen = std::collections::HashSet::new();
+        for path in paths {
+            if !path.starts_with('/') || path.contains('?') {
+                bail!("{path:?} must be a path starting with / and without a query");
+            }
+            if !seen.insert(crate::graph::path_key(path)) {
+                bail!("{path:?} is given twice");
+            }
+        }
+        for permission in &self.permissions {
+            if !permission.path_prefix.starts_with('/') || permission.any_of.is_empty() {
+                bail!(
+                    "permission for {:?} needs a path starting with / and at least one permission",
+                    permission.path_prefix
+                );
             }
         }
         Ok(())
