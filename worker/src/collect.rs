@@ -334,6 +334,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn odata_values_are_percent_encoded() {
+        assert_eq!(
+            percent_encode("type eq 'CustomRole'"),
+            "type%20eq%20%27CustomRole%27"
+        );
+        assert_eq!(percent_encode("a&b=c+d/é"), "a%26b%3Dc%2Bd%2F%C3%A9");
+    }
+
+    #[test]
     fn every_service_needs_its_parents_too() {
         for service in shared::checks::catalogue() {
             let needed: Vec<&str> = needed_collections(service).iter().map(|c| c.key).collect();

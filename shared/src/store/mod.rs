@@ -18,7 +18,7 @@ use std::time::Duration;
 pub use audit::AuditEvent;
 pub use connections::{
     AccessReport, Capabilities, ConnectionRecord, ConnectionState, ConnectionStatus, Diagnosis,
-    ServiceAccess,
+    GraphAccess, GraphPermissionGrant, ServiceAccess,
 };
 pub use keys::Keys;
 pub use redis_conn::RedisConn;
