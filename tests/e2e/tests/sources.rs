@@ -412,6 +412,20 @@ static SERVICE: ServiceDef = ServiceDef {
     none_in_scope: "Nothing in scope",
 };
 
+static GRAPH_CHECKS: [Check; 1] = [Check::custom(
+    meta("t.directory_read"),
+    &["t.authorization_policy", "t.users"],
+    graph_pass,
+)];
+
+static GRAPH_ONLY: ServiceDef = ServiceDef {
+    id: "sources_graph",
+    name: "Graph only",
+    collections: &COLLECTIONS,
+    checks: &GRAPH_CHECKS,
+    none_in_scope: "Nothing in scope",
+};
+
 fn result(collected: &Collected, id: &str) -> shared::messages::CheckResult {
     let ctx = EvalContext::new(&collected.dataset, Utc::now(), SUB);
     let check = CHECKS.iter().find(|c| c.meta.id == id).expect("test check");
@@ -571,6 +585,14 @@ async fn graph_objects_pages_throttling_and_missing_permissions() {
         result(&collected, "t.directory_read").status,
         CheckStatus::Passed
     );
+
+    // Graph says the cached token expired: one fresh token, and the reads go on (a service
+    // reading Graph only, so no ARM call refreshes the token first).
+    azure.emulator.expire_tokens();
+    let again = azure.collect(&GRAPH_ONLY, true).await;
+    assert!(again.retries >= 1, "the expired token was replaced");
+    assert_eq!(again.dataset.items("t.users").len(), 5);
+    assert_eq!(again.dataset.items("t.authorization_policy").len(), 1);
     azure.emulator.shutdown().await;
 }
 

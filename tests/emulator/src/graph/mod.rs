@@ -184,12 +184,8 @@ async fn gateway(state: &AppState, request: &axum::http::request::Parts) -> Resu
         None => GraphError::injected(status),
     };
     if let Some(seconds) = fault.retry_after {
-        let wait = std::time::Duration::from_secs(seconds);
-        error.headers.extend(crate::throttle::retry_after_headers(
-            state.throttle.retry_after_style(),
-            wait,
-            Utc::now(),
-        ));
+        // Graph always says it in seconds.
+        error.headers.push(("retry-after", seconds.to_string()));
     }
     Err(error)
 }
