@@ -156,7 +156,11 @@ struct Azure {
 
 impl Azure {
     async fn start() -> Self {
-        let scenario = Scenario::from_json(&world().to_string()).expect("scenario");
+        Self::start_with(world()).await
+    }
+
+    async fn start_with(world: Value) -> Self {
+        let scenario = Scenario::from_json(&world.to_string()).expect("scenario");
         let emulator = azure_emulator::start(scenario, EmulatorOptions::default())
             .await
             .expect("emulator");
@@ -593,6 +597,23 @@ async fn graph_objects_pages_throttling_and_missing_permissions() {
     assert!(again.retries >= 1, "the expired token was replaced");
     assert_eq!(again.dataset.items("t.users").len(), 5);
     assert_eq!(again.dataset.items("t.authorization_policy").len(), 1);
+    azure.emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_throttling_is_waited_out() {
+    // Three requests a second at most: the three pages of users and the policy need a wait.
+    let mut w = world();
+    w["tenants"][0]["graph"]["throttling"] = json!({"limit": 3, "per_seconds": 1});
+    let azure = Azure::start_with(w).await;
+    let collected = azure.collect(&GRAPH_ONLY, true).await;
+    assert_eq!(collected.dataset.items("t.users").len(), 5);
+    assert_eq!(collected.dataset.items("t.authorization_policy").len(), 1);
+    assert!(collected.throttled >= 1, "{collected:?}");
+    assert_eq!(
+        azure.emulator.counters().throttled_principal(SCANNER_OID),
+        collected.throttled
+    );
     azure.emulator.shutdown().await;
 }
 

@@ -46,8 +46,8 @@ use tokio::task::JoinHandle;
 pub use counters::Counters;
 pub use faults::Fault;
 pub use scenario::{
-    Access, Application, ClientSecret, GraphData, GraphPermission, Paging, Scenario, Subscription,
-    Tenant,
+    Access, Application, ClientSecret, GraphData, GraphPermission, GraphThrottling, Paging,
+    Scenario, Subscription, Tenant,
 };
 pub use throttle::{ProviderLimit, ProviderOperation, RetryAfterStyle, Throttling};
 

@@ -93,6 +93,23 @@ pub struct GraphData {
     /// Application permissions a path needs, before the built-in table (first match wins).
     #[serde(default)]
     pub permissions: Vec<GraphPermission>,
+    /// Graph's throttling per application in the tenant; none when absent.
+    #[serde(default)]
+    pub throttling: Option<GraphThrottling>,
+}
+
+/// A token bucket of `limit` requests per application and tenant, refilled over
+/// `per_seconds` (Graph's identity APIs count resource units per 10 seconds). A refused request
+/// gets 429 `TooManyRequests` with `Retry-After` in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphThrottling {
+    pub limit: u64,
+    #[serde(default = "ten")]
+    pub per_seconds: u64,
+}
+
+fn ten() -> u64 {
+    10
 }
 
 /// The application permissions that allow reading paths under a prefix (any one of them).
@@ -364,6 +381,12 @@ impl GraphData {
         if self.page_size == Some(0) {
             bail!("page_size must be at least 1");
         }
+        if self
+            .throttling
+            .is_some_and(|t| t.limit == 0 || t.per_seconds == 0)
+        {
+            bail!("throttling needs a limit and per_seconds of at least 1");
+        }
         let paths = self.objects.keys().chain(self.collections.keys());
         let mut seen = std::collections::HashSet::new();
         for path in paths {
@@ -499,6 +522,38 @@ mod tests {
             .as_deref(),
             Some("acdd72a7-3385-48ef-bd42-f606fba81ae7")
         );
+    }
+
+    #[test]
+    fn graph_data_is_checked() {
+        let tenant = |graph: serde_json::Value| {
+            serde_json::json!({"tenants": [{"id": "t", "graph": graph}]}).to_string()
+        };
+        let good = tenant(serde_json::json!({
+            "page_size": 5,
+            "objects": {"/policies/authorizationPolicy": {"id": "authorizationPolicy"}},
+            "collections": {"/users": [{"id": "u"}]},
+            "permissions": [{"path_prefix": "/users", "any_of": ["User.Read.All"]}],
+            "throttling": {"limit": 100}
+        }));
+        let scenario = Scenario::from_json(&good).expect("parses");
+        let graph = &scenario.tenants[0].graph;
+        assert_eq!(graph.throttling.map(|t| t.per_seconds), Some(10));
+        assert_eq!(graph.collections["/users"].len(), 1);
+        let bad = [
+            serde_json::json!({"page_size": 0}),
+            serde_json::json!({"objects": {"users": {}}}),
+            serde_json::json!({"objects": {"/users?$top=1": {}}}),
+            serde_json::json!({"objects": {"/Users": {}}, "collections": {"/users/": []}}),
+            serde_json::json!({"permissions": [{"path_prefix": "/x", "any_of": []}]}),
+            serde_json::json!({"throttling": {"limit": 0}}),
+        ];
+        for graph in bad {
+            assert!(
+                Scenario::from_json(&tenant(graph.clone())).is_err(),
+                "{graph}"
+            );
+        }
     }
 
     #[test]

@@ -224,3 +224,32 @@ async fn graph_throttling_says_when_to_come_back() {
         StatusCode::OK
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graph_throttles_each_application_by_its_bucket() {
+    let env = Env::start_with(unit_scenario_with(|json| {
+        let tenant = &mut json["tenants"][0];
+        tenant["applications"][0]["graph_permissions"] = json!(["User.Read.All"]);
+        tenant["graph"] = json!({
+            "collections": {"/users": []},
+            "throttling": {"limit": 2, "per_seconds": 20}
+        });
+    }))
+    .await;
+    let token = graph_token(&env).await;
+    for _ in 0..2 {
+        assert_eq!(
+            env.arm_get(Some(&token), "/v1.0/users").await.status(),
+            StatusCode::OK
+        );
+    }
+    let refused = env.arm_get(Some(&token), "/v1.0/users").await;
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=10).contains(&wait), "{wait}");
+    graph_error(refused, StatusCode::TOO_MANY_REQUESTS, "TooManyRequests").await;
+    assert_eq!(env.emulator.counters().throttled_principal(READER_OID), 1);
+}

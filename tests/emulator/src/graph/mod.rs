@@ -10,7 +10,8 @@
 //!
 //! 0. the gateway: injected faults (a 429 gets Graph's throttling body and `Retry-After`);
 //! 1. the bearer token: present, issued here, not expired, for a Graph audience (401
-//!    `InvalidAuthenticationToken`);
+//!    `InvalidAuthenticationToken`); then the tenant's Graph throttling, when the scenario sets
+//!    one (429 `TooManyRequests`, `Retry-After` in seconds);
 //! 2. the application permission the path needs, from the token's `roles` claim (403
 //!    `Authorization_RequestDenied`, "Insufficient privileges to complete the operation.");
 //! 3. the object or collection (404 `Request_ResourceNotFound`).
@@ -130,6 +131,22 @@ async fn serve(
         .tenant(&claims.tid)
         .ok_or_else(GraphError::invalid_tenant)?;
     let data = &tenant.graph;
+    // Graph's throttling, per application in the tenant.
+    if let Some(limit) = data.throttling
+        && let Err(wait) = state.throttle.charge_graph(
+            &tenant.id,
+            &claims.appid,
+            limit.limit,
+            limit.per_seconds,
+            std::time::Instant::now(),
+        )
+    {
+        state.counters.record_throttled(Some(&claims.oid));
+        let seconds = crate::throttle::retry_after_seconds(wait);
+        let mut error = GraphError::injected(StatusCode::TOO_MANY_REQUESTS);
+        error.headers.push(("retry-after", seconds.to_string()));
+        return Err(error);
+    }
     // 2. The application permission.
     let needed = permissions::needed(data, path);
     if !needed
