@@ -253,3 +253,38 @@ async fn graph_throttles_each_application_by_its_bucket() {
     graph_error(refused, StatusCode::TOO_MANY_REQUESTS, "TooManyRequests").await;
     assert_eq!(env.emulator.counters().throttled_principal(READER_OID), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_directory_is_served_to_the_demo_application() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/demo.json");
+    let text = std::fs::read_to_string(path).expect("demo scenario");
+    let demo: Value = serde_json::from_str(&text).expect("JSON");
+    let tenant = &demo["tenants"][0];
+    let app = &tenant["applications"][0];
+    let env =
+        Env::start_with(azure_emulator::Scenario::from_json(&text).expect("demo loads")).await;
+    let token = env
+        .token_for(
+            tenant["id"].as_str().expect("tenant"),
+            app["client_id"].as_str().expect("client"),
+            app["secrets"][0]["value"].as_str().expect("secret"),
+            GRAPH_SCOPE,
+        )
+        .await;
+    let graph = &tenant["graph"];
+    let objects = graph["objects"].as_object().expect("objects");
+    let collections = graph["collections"].as_object().expect("collections");
+    for (path, expected) in objects.iter().chain(collections.iter()) {
+        let response = env.arm_get(Some(&token), &format!("/v1.0{path}")).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let body: Value = response.json().await.expect("JSON");
+        match expected.as_array() {
+            Some(items) => assert_eq!(
+                body["value"].as_array().map(Vec::len),
+                Some(items.len()),
+                "{path}"
+            ),
+            None => assert_eq!(body["id"], expected["id"], "{path}"),
+        }
+    }
+}
