@@ -109,18 +109,55 @@ async fn process(control: &Control, request: &RescanRequest) -> Result<Handled, 
     let services = resolve_services(request.services.as_deref())
         .map_err(|e| Outcome::Refused(e.to_string()))?;
     let scan_id = request.request_id.unwrap_or_else(Uuid::new_v4);
-    if request.request_id.is_some()
-        && store
-            .scan_progress(record.id, scan_id)
+    if request.request_id.is_some() {
+        // A duplicate only when every job was published; a record without the mark is an
+        // enqueue that was interrupted, and this delivery finishes it.
+        if store
+            .is_enqueued(record.id, scan_id)
             .await
             .map_err(|e| retry(&e))?
-            .is_some()
-    {
-        tracing::info!(%scan_id, "rescan request already handled");
-        return Ok(Handled::Duplicate);
+        {
+            tracing::info!(%scan_id, "rescan request already handled");
+            return Ok(Handled::Duplicate);
+        }
+        // Two copies of one request handled at once: one publishes, the other comes back
+        // when the lease holder has finished (and is then a duplicate).
+        if !store
+            .claim_enqueue(record.id, scan_id, ENQUEUE_LEASE)
+            .await
+            .map_err(|e| retry(&e))?
+        {
+            return Err(Outcome::Retry(format!(
+                "another delivery of request {scan_id} is enqueuing it"
+            )));
+        }
     }
+    let outcome = enqueue_claimed(control, request, &record, scan_id, &services).await;
+    if request.request_id.is_some()
+        && let Err(e) = store.release_enqueue(record.id, scan_id).await
+    {
+        // The lease expires by itself.
+        tracing::warn!(error = %e, "could not release the enqueue lease");
+    }
+    outcome
+}
+
+/// How long one delivery may hold the right to enqueue a request's scan: far above the time
+/// publishing a scan's jobs takes, short enough that a redelivery after a crash is not delayed
+/// much.
+const ENQUEUE_LEASE: Duration = Duration::from_secs(30);
+
+async fn enqueue_claimed(
+    control: &Control,
+    request: &RescanRequest,
+    record: &shared::store::ConnectionRecord,
+    scan_id: Uuid,
+    services: &[&'static str],
+) -> Result<Handled, Outcome> {
+    let store = &control.store;
+    let retry = |e: &dyn std::fmt::Display| Outcome::Retry(e.to_string());
     let state = store
-        .status(&record, chrono::Utc::now())
+        .status(record, chrono::Utc::now())
         .await
         .map_err(|e| retry(&e))?
         .state;
@@ -134,9 +171,9 @@ async fn process(control: &Control, request: &RescanRequest) -> Result<Handled, 
     match enqueue_scan(
         store,
         &control.publisher,
-        &record,
+        record,
         scan_id,
-        &services,
+        services,
         Trigger::OnDemand,
     )
     .await

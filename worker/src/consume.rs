@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::scan::{JobError, ScanContext, execute};
+use crate::scan::{JobError, ScanContext, execute, time_bound_result};
 
 /// Loop settings.
 #[derive(Debug, Clone, Copy)]
@@ -180,12 +180,18 @@ async fn handle(
     );
     shared::telemetry::follow_trace_context(&span, delivery.properties.headers().as_ref());
     async {
+        let started_at = chrono::Utc::now();
         let outcome = match tokio::time::timeout(timeout, execute(ctx, &job)).await {
             Ok(outcome) => outcome,
-            Err(_) => Err(JobError::Unprocessable(format!(
-                "job exceeded its time bound of {} s",
-                timeout.as_secs()
-            ))),
+            Err(_) => {
+                tracing::warn!(bound_s = timeout.as_secs(), "job reached its time bound");
+                time_bound_result(ctx, &job, started_at, timeout).ok_or_else(|| {
+                    JobError::Unprocessable(format!(
+                        "job exceeded its time bound of {} s",
+                        timeout.as_secs()
+                    ))
+                })
+            }
         };
         match outcome {
             Ok(result) => {

@@ -7,6 +7,7 @@
 
 mod audit;
 mod connections;
+mod enqueue;
 mod keys;
 mod redis_conn;
 mod results;

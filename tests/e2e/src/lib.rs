@@ -32,10 +32,11 @@ pub fn demo_scenario_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../emulator/scenarios/demo.json")
 }
 
-/// The demo scenario as JSON (with its `demo` and `expectations` blocks).
+/// The demo scenario as JSON, its fragments (`demo.d/`) merged in (with its `demo` and
+/// `expectations` blocks).
 pub fn demo_scenario_json() -> Value {
-    let text = std::fs::read_to_string(demo_scenario_path()).expect("demo scenario readable");
-    serde_json::from_str(&text).expect("demo scenario is JSON")
+    azure_emulator::fragments::load_with_fragments(&demo_scenario_path())
+        .expect("demo scenario readable")
 }
 
 /// Everything the process logged since it started (all tests of this binary).

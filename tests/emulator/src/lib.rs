@@ -26,6 +26,7 @@ mod authz;
 mod counters;
 mod entra;
 mod faults;
+pub mod fragments;
 mod graph;
 mod jwt;
 mod relative_time;

@@ -272,19 +272,23 @@ impl Default for Scenario {
 }
 
 impl Scenario {
-    /// Reads and checks a scenario file.
+    /// Reads and checks a scenario file, with its fragments (`<name>.d/*.json`, see
+    /// [`crate::fragments`]).
     pub fn from_file(path: impl AsRef<Path>) -> anyhow::Result<Scenario> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading scenario file {}", path.display()))?;
-        Scenario::from_json(&text)
+        let raw = crate::fragments::load_with_fragments(path)?;
+        Scenario::from_value(raw)
             .with_context(|| format!("loading scenario file {}", path.display()))
     }
 
     /// Parses and checks a scenario from JSON text.
     pub fn from_json(json: &str) -> anyhow::Result<Scenario> {
-        let mut raw: serde_json::Value =
-            serde_json::from_str(json).context("parsing scenario JSON")?;
+        let raw: serde_json::Value = serde_json::from_str(json).context("parsing scenario JSON")?;
+        Scenario::from_value(raw)
+    }
+
+    /// Checks and reads a scenario from parsed JSON (relative times resolved here).
+    pub fn from_value(mut raw: serde_json::Value) -> anyhow::Result<Scenario> {
         crate::relative_time::resolve(&mut raw)?;
         let scenario: Scenario = serde_json::from_value(raw).context("reading scenario JSON")?;
         scenario.validate()?;
