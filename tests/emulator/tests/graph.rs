@@ -257,12 +257,13 @@ async fn graph_throttles_each_application_by_its_bucket() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_directory_is_served_to_the_demo_application() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/demo.json");
-    let text = std::fs::read_to_string(path).expect("demo scenario");
-    let demo: Value = serde_json::from_str(&text).expect("JSON");
+    let demo = azure_emulator::fragments::load_with_fragments(std::path::Path::new(path))
+        .expect("demo scenario with its fragments");
     let tenant = &demo["tenants"][0];
     let app = &tenant["applications"][0];
-    let env =
-        Env::start_with(azure_emulator::Scenario::from_json(&text).expect("demo loads")).await;
+    assert!(app["graph_permissions"].is_array(), "{app}");
+    let scenario = azure_emulator::Scenario::from_file(path).expect("demo loads");
+    let env = Env::start_with(scenario).await;
     let token = env
         .token_for(
             tenant["id"].as_str().expect("tenant"),
