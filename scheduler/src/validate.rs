@@ -1,7 +1,10 @@
 //! Validating a connection against Azure, as the customer guide's flow expects: sign in as the
 //! service principal, read the subscription, read what the principal may do there. The outcome
 //! is a connection state with a diagnosis in the troubleshooting guide's words, and an access
-//! map saying which services the principal can read.
+//! map saying which services the principal can read: for every service the Azure actions its
+//! ARM collections need (from the catalogue) that the principal lacks, and the Microsoft Graph
+//! application permissions its Graph collections need that the application was not granted
+//! (read from a Graph token's `roles` claim; Graph never fails validation).
 //!
 //! Used on create, on update (a rotated secret), on demand (`POST .../validate`), and by the
 //! planner to re-check connections in a failure state before their weekly scan.
@@ -10,10 +13,14 @@ use std::collections::BTreeMap;
 
 use secrecy::SecretString;
 use serde_json::Value;
+use shared::azure::graph;
 use shared::azure::permissions::Effective;
 use shared::azure::{ArmClient, ArmError, ArmSession, ErrorClass, Principal, TokenError};
-use shared::checks;
-use shared::store::{AccessReport, ConnectionRecord, ConnectionState, Diagnosis, ServiceAccess};
+use shared::checks::{self, ServiceDef};
+use shared::store::{
+    AccessReport, ConnectionRecord, ConnectionState, Diagnosis, GraphAccess, GraphPermissionGrant,
+    ServiceAccess,
+};
 
 /// Built-in role definition ids (research/arm.md section 5).
 pub const READER_ROLE: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
@@ -60,11 +67,21 @@ impl Validation {
 
 const ROLES_REMEDIATION: &str = "Assign the built-in Reader and Security Reader roles to the service principal at the subscription scope (Subscription > Access control (IAM) > Add role assignment), then validate again. Role changes can take up to 10 minutes to apply.";
 
-/// Validates a connection with its (opened) secret.
+/// Validates a connection with its (opened) secret, against the whole catalogue.
 pub async fn validate(
     arm: &ArmClient,
     record: &ConnectionRecord,
     secret: SecretString,
+) -> Validation {
+    validate_for(arm, record, secret, checks::catalogue()).await
+}
+
+/// Validates a connection for `services` (the catalogue, or a test's own services).
+pub async fn validate_for(
+    arm: &ArmClient,
+    record: &ConnectionRecord,
+    secret: SecretString,
+    services: &[ServiceDef],
 ) -> Validation {
     let endpoints = match arm.clouds().resolve(&record.cloud) {
         Ok(endpoints) => endpoints,
@@ -87,7 +104,7 @@ pub async fn validate(
         Ok(token) => token,
         Err(e) => return from_token_error(&e),
     };
-    let Ok(session) = arm.session(principal) else {
+    let Ok(session) = arm.session(principal.clone()) else {
         return Validation::failed(
             ConnectionState::AuthenticationFailed,
             "The cloud's Resource Manager endpoint is not a valid URL",
@@ -105,10 +122,22 @@ pub async fn validate(
         }
         Err(e) => return from_subscription_error(&e, sub),
     }
-    // 3. What the principal may read.
-    let access = access_report(&session, sub, token.object_id().as_deref()).await;
+    // 3. What the principal may read: Azure actions, then Graph application permissions.
+    let access = access_report(&session, sub, token.object_id().as_deref(), services).await;
+    let access = match access {
+        Ok(mut report) => {
+            let needed = graph_permissions_needed(services);
+            if !needed.is_empty() {
+                let (graph, granted) = graph_access(arm, &principal, &needed).await;
+                apply_graph(&mut report, services, graph, granted.as_deref());
+            }
+            Ok(report)
+        }
+        Err(e) => Err(e),
+    };
     match access {
-        Ok(report) if report.services.iter().all(|s| !s.readable) => Validation {
+        // Graph never fails validation: the state depends on Azure actions only.
+        Ok(report) if report.services.iter().all(|s| !s.missing_actions.is_empty()) => Validation {
             state: ConnectionState::PermissionErrors,
             diagnosis: Some(Diagnosis {
                 summary:
@@ -226,6 +255,7 @@ async fn access_report(
     session: &ArmSession,
     sub: &str,
     object_id: Option<&str>,
+    services: &[ServiceDef],
 ) -> Result<AccessReport, ArmError> {
     let permissions = session
         .list(&session.url(
@@ -270,32 +300,142 @@ async fn access_report(
             }
         }
     }
-    let services = checks::catalogue()
-        .iter()
-        .map(|service| {
-            let mut missing: Vec<String> = service
-                .collections
-                .iter()
-                .map(|c| c.permission.to_string())
-                .filter(|action| !effective.allows(action))
-                .collect();
-            missing.sort();
-            missing.dedup();
-            ServiceAccess {
-                service: service.id.to_string(),
-                name: service.name.to_string(),
-                readable: missing.is_empty(),
-                missing_actions: missing,
-            }
-        })
-        .collect();
+    let services = service_access(services, |action| effective.allows(action));
     Ok(AccessReport {
         reader,
         security_reader,
         roles,
         services,
         over_privileged: effective.can_write(),
+        graph: None,
     })
+}
+
+/// The Azure actions a service's ARM collections need, sorted, without repeats.
+pub fn arm_actions_needed(service: &ServiceDef) -> Vec<&'static str> {
+    needed_by(service, false)
+}
+
+/// The Graph application permissions the services' Graph collections need, sorted.
+pub fn graph_permissions_needed(services: &[ServiceDef]) -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = services.iter().flat_map(|s| needed_by(s, true)).collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+fn needed_by(service: &ServiceDef, graph: bool) -> Vec<&'static str> {
+    let mut needed: Vec<&'static str> = service
+        .collections
+        .iter()
+        .filter(|c| c.source.is_graph() == graph)
+        .map(|c| c.permission)
+        .collect();
+    needed.sort_unstable();
+    needed.dedup();
+    needed
+}
+
+/// Every service with the Azure actions it needs that `allows` refuses (Graph is added by
+/// [`apply_graph`]).
+pub fn service_access(
+    services: &[ServiceDef],
+    allows: impl Fn(&str) -> bool,
+) -> Vec<ServiceAccess> {
+    services
+        .iter()
+        .map(|service| {
+            let missing: Vec<String> = arm_actions_needed(service)
+                .into_iter()
+                .filter(|action| !allows(action))
+                .map(str::to_string)
+                .collect();
+            ServiceAccess {
+                service: service.id.to_string(),
+                name: service.name.to_string(),
+                readable: missing.is_empty(),
+                missing_actions: missing,
+                missing_graph_permissions: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// The application's Graph permissions from a Graph token's `roles` claim, with the granted list
+/// when it could be read. A cloud without Graph or a refused token is a reported problem.
+async fn graph_access(
+    arm: &ArmClient,
+    principal: &Principal,
+    needed: &[&str],
+) -> (GraphAccess, Option<Vec<String>>) {
+    let unchecked = |problem: String| GraphAccess {
+        checked: false,
+        permissions: needed
+            .iter()
+            .map(|p| GraphPermissionGrant {
+                permission: p.to_string(),
+                granted: None,
+            })
+            .collect(),
+        problem: Some(problem),
+    };
+    if principal.endpoints.graph_scope.is_none() || principal.endpoints.graph.is_none() {
+        return (
+            unchecked(
+                "The connection's cloud has no Microsoft Graph endpoint: checks that read the directory cannot run".to_string(),
+            ),
+            None,
+        );
+    }
+    let token = match arm.tokens().graph_token(principal).await {
+        Ok(token) => token,
+        Err(e) => {
+            return (
+                unchecked(format!(
+                    "Could not get a Microsoft Graph token: {}",
+                    e.message
+                )),
+                None,
+            );
+        }
+    };
+    let granted = graph::application_permissions(&token);
+    let access = GraphAccess {
+        checked: true,
+        permissions: needed
+            .iter()
+            .map(|p| GraphPermissionGrant {
+                permission: p.to_string(),
+                granted: Some(graph::permission_granted(&granted, p)),
+            })
+            .collect(),
+        problem: None,
+    };
+    (access, Some(granted))
+}
+
+/// Adds the Graph permissions each service lacks (when they could be read) to the report.
+pub fn apply_graph(
+    report: &mut AccessReport,
+    services: &[ServiceDef],
+    graph: GraphAccess,
+    granted: Option<&[String]>,
+) {
+    if let Some(granted) = granted {
+        for access in &mut report.services {
+            let Some(service) = services.iter().find(|s| s.id == access.service) else {
+                continue;
+            };
+            access.missing_graph_permissions = needed_by(service, true)
+                .into_iter()
+                .filter(|p| !graph::permission_granted(granted, p))
+                .map(str::to_string)
+                .collect();
+            access.readable =
+                access.missing_actions.is_empty() && access.missing_graph_permissions.is_empty();
+        }
+    }
+    report.graph = Some(graph);
 }
 
 async fn role_name(session: &ArmSession, definition_id: &str) -> Option<String> {

@@ -6,15 +6,18 @@
 //! calls), with bounded parallelism. Every failure is kept in the dataset as data, classified,
 //! so one refused collection only affects the checks that read it.
 
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use futures_util::{StreamExt, future::join_all, stream};
 use serde_json::Value;
-use shared::azure::{ArmError, ArmSession, ErrorClass};
+use shared::azure::graph::{self, GraphSession};
+use shared::azure::{ArmError, ArmSession, ArmStats, ErrorClass};
 use shared::checks::region::RegionFilter;
-use shared::checks::{ChildOutcome, Collection, Dataset, ListOutcome, ServiceDef, Source, props};
+use shared::checks::{
+    ChildOutcome, Collection, Dataset, FetchError, ListOutcome, ServiceDef, Source, props,
+};
 use shared::messages::CollectionUsage;
-use url::Url;
 
 /// A job's collected data and what it cost.
 #[derive(Debug, Default)]
@@ -28,22 +31,21 @@ pub struct Collected {
 }
 
 impl Collected {
+    /// A collection's usage record, its calls (from `stats`, the counters of the session that
+    /// fetched it) counted in the job's totals.
     fn record(
         &mut self,
         collection: &Collection,
-        session: &ArmSession,
+        stats: &ArmStats,
         items: u64,
         started: Instant,
         outcome: &str,
     ) {
-        let stats = session.stats();
-        let requests = stats.requests.load(std::sync::atomic::Ordering::Relaxed);
+        let requests = stats.requests.load(Ordering::Relaxed);
         self.requests += requests;
-        self.throttled += stats.throttled.load(std::sync::atomic::Ordering::Relaxed);
-        self.retries += stats.retries.load(std::sync::atomic::Ordering::Relaxed);
-        self.limiter_wait_ms += stats
-            .limiter_wait_ms
-            .load(std::sync::atomic::Ordering::Relaxed);
+        self.throttled += stats.throttled.load(Ordering::Relaxed);
+        self.retries += stats.retries.load(Ordering::Relaxed);
+        self.limiter_wait_ms += stats.limiter_wait_ms.load(Ordering::Relaxed);
         self.usage.push(CollectionUsage {
             collection: collection.key.to_string(),
             requests,
@@ -97,19 +99,14 @@ pub async fn collect(
         |(collection, provider_path, api_version, filter)| async move {
             let fork = session.fork();
             let started = Instant::now();
-            let mut url = fork.url(
-                &format!("/subscriptions/{subscription_id}/providers/{provider_path}"),
-                api_version,
-            );
+            let mut path = format!("/subscriptions/{subscription_id}/providers/{provider_path}");
             if let Some(filter) = filter {
-                match Url::parse(&url) {
-                    Ok(mut parsed) => {
-                        parsed.query_pairs_mut().append_pair("$filter", filter);
-                        url = parsed.to_string();
-                    }
-                    Err(e) => tracing::warn!(error = %e, "list URL does not parse"),
-                }
+                // `$filter` as the Azure SDKs send it: the name as is, the value
+                // percent-encoded (spaces as %20, quotes as %27).
+                path.push_str("?$filter=");
+                path.push_str(&percent_encode(filter));
             }
+            let url = fork.url(&path, api_version);
             let outcome = fork.list(&url).await;
             (collection, fork, started, outcome)
         },
@@ -126,7 +123,13 @@ pub async fn collect(
                 } else {
                     items
                 };
-                collected.record(collection, &fork, in_scope.len() as u64, started, "ok");
+                collected.record(
+                    collection,
+                    fork.stats(),
+                    in_scope.len() as u64,
+                    started,
+                    "ok",
+                );
                 collected
                     .dataset
                     .insert_list(collection.key, ListOutcome::Items(in_scope));
@@ -134,7 +137,7 @@ pub async fn collect(
             Err(err) => {
                 tracing::info!(collection = collection.key, error = %err, "collection failed");
                 let fetch_error = err.to_fetch_error(collection.permission);
-                collected.record(collection, &fork, 0, started, fetch_error.class());
+                collected.record(collection, fork.stats(), 0, started, fetch_error.class());
                 collected
                     .dataset
                     .insert_list(collection.key, ListOutcome::Failed(fetch_error));
@@ -142,15 +145,7 @@ pub async fn collect(
         }
     }
 
-    for collection in needed.iter().filter(|c| c.source.is_graph()) {
-        // Microsoft Graph sources are collected by the Graph client (tenant-wide).
-        collected.dataset.insert_list(
-            collection.key,
-            ListOutcome::Failed(shared::checks::FetchError::Error {
-                message: "Microsoft Graph collection is not supported by this worker".to_string(),
-            }),
-        );
-    }
+    collect_graph(session, &needed, &mut collected).await;
 
     // Children after their parents: a grandchild's parents are a child collection's items.
     let mut children: Vec<&Collection> = needed
@@ -212,9 +207,101 @@ pub async fn collect(
                 .dataset
                 .insert_child(collection.key, &parent_id, outcome);
         }
-        collected.record(collection, &fork, items, started, "ok");
+        collected.record(collection, fork.stats(), items, started, "ok");
     }
     collected
+}
+
+/// Microsoft Graph collections, tenant-wide, all at once: one object (`GraphGet`, kept as a
+/// one-item list) or every page of a collection (`GraphList`). A cloud without Graph fails them
+/// with a reason that says so; a 403 names the collection's application permission.
+async fn collect_graph(
+    session: &ArmSession,
+    needed: &[&'static Collection],
+    collected: &mut Collected,
+) {
+    let wanted: Vec<&Collection> = needed
+        .iter()
+        .copied()
+        .filter(|c| c.source.is_graph())
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let graph = match GraphSession::for_arm(session) {
+        Ok(graph) => graph,
+        Err(e) => {
+            let error = FetchError::Error {
+                message: format!(
+                    "Microsoft Graph cannot be read for this connection: {}",
+                    e.message
+                ),
+            };
+            for collection in wanted {
+                collected.record(
+                    collection,
+                    &ArmStats::default(),
+                    0,
+                    Instant::now(),
+                    error.class(),
+                );
+                collected
+                    .dataset
+                    .insert_list(collection.key, ListOutcome::Failed(error.clone()));
+            }
+            return;
+        }
+    };
+    let fetched = join_all(wanted.into_iter().map(|collection| {
+        let fork = graph.fork();
+        async move {
+            let started = Instant::now();
+            let outcome = match collection.source {
+                Source::GraphGet { path } => match fork.url(path) {
+                    Ok(url) => fork.get(&url).await.map(|object| vec![object]),
+                    Err(e) => Err(e),
+                },
+                Source::GraphList { path } => match fork.url(path) {
+                    Ok(url) => fork.list(&url).await,
+                    Err(e) => Err(e),
+                },
+                _ => Ok(Vec::new()),
+            };
+            (collection, fork, started, outcome)
+        }
+    }))
+    .await;
+    for (collection, fork, started, outcome) in fetched {
+        match outcome {
+            Ok(items) => {
+                collected.record(collection, fork.stats(), items.len() as u64, started, "ok");
+                collected
+                    .dataset
+                    .insert_list(collection.key, ListOutcome::Items(items));
+            }
+            Err(err) => {
+                tracing::info!(collection = collection.key, error = %err, "Graph collection failed");
+                let fetch_error = graph::fetch_error(&err, collection.permission);
+                collected.record(collection, fork.stats(), 0, started, fetch_error.class());
+                collected
+                    .dataset
+                    .insert_list(collection.key, ListOutcome::Failed(fetch_error));
+            }
+        }
+    }
+}
+
+/// Percent-encodes an OData query value: everything but RFC 3986's unreserved characters.
+pub fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// How many parents lie above a collection (a subscription list is 0).
@@ -245,6 +332,15 @@ fn child_outcome(result: Result<ChildOutcome, ArmError>, permission: &str) -> Ch
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn odata_values_are_percent_encoded() {
+        assert_eq!(
+            percent_encode("type eq 'CustomRole'"),
+            "type%20eq%20%27CustomRole%27"
+        );
+        assert_eq!(percent_encode("a&b=c+d/é"), "a%26b%3Dc%2Bd%2F%C3%A9");
+    }
 
     #[test]
     fn every_service_needs_its_parents_too() {

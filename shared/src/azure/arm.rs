@@ -123,6 +123,15 @@ impl ArmClient {
         &self.tokens
     }
 
+    /// The HTTP client (shared with the Microsoft Graph client: one pool, one trust store).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn retry_settings(&self) -> RetrySettings {
+        self.retry
+    }
+
     /// A session for one principal against its cloud's Resource Manager.
     pub fn session(&self, principal: Principal) -> Result<ArmSession, ArmError> {
         let base = Url::parse(&principal.endpoints.resource_manager).map_err(|e| {
@@ -161,6 +170,11 @@ impl ArmSession {
 
     pub fn principal(&self) -> &Principal {
         &self.principal
+    }
+
+    /// The process-wide client this session uses.
+    pub fn client(&self) -> &ArmClient {
+        &self.client
     }
 
     /// `{arm}{path}?api-version={v}`, built from segments: each `/`-separated part of `path`

@@ -4,6 +4,7 @@
 pub mod arm;
 pub mod cloud;
 pub mod errors;
+pub mod graph;
 pub mod http;
 pub mod limiter;
 pub mod permissions;
@@ -13,4 +14,5 @@ pub mod token;
 pub use arm::{ArmClient, ArmSession, ArmStats, RetrySettings};
 pub use cloud::{Cloud, CustomCloud, Endpoints};
 pub use errors::{ArmError, ErrorClass};
+pub use graph::GraphSession;
 pub use token::{Principal, TokenDiagnosis, TokenError, TokenProvider};

@@ -177,6 +177,18 @@ impl TokenProvider {
         self.token(principal, &scope).await
     }
 
+    /// A token for Microsoft Graph (the cloud's Graph audience). A cloud without Graph is a
+    /// configuration error.
+    pub async fn graph_token(&self, principal: &Principal) -> Result<BearerToken, TokenError> {
+        let Some(scope) = principal.endpoints.graph_scope.clone() else {
+            return Err(TokenError {
+                diagnosis: TokenDiagnosis::Configuration,
+                ..TokenError::internal("the connection's cloud has no Microsoft Graph endpoint")
+            });
+        };
+        self.token(principal, &scope).await
+    }
+
     /// A token for `scope` (`<audience>/.default`).
     pub async fn token(
         &self,

@@ -11,14 +11,14 @@
 //! One file per service (`storage.rs`, `nsg.rs`, ...) holds its collections, checks and unit tests
 //! with fixtures shaped like real ARM responses.
 
+pub mod acr;
 pub mod aiml;
+pub mod aks;
 pub mod appconfig;
 pub mod appgw;
-pub mod bastion;
-pub mod acr;
-pub mod aks;
 pub mod appservice;
 pub mod automation;
+pub mod bastion;
 pub mod containerapps;
 pub mod dataset;
 pub mod diagnostics;

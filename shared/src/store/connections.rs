@@ -170,6 +170,10 @@ pub struct AccessReport {
     pub services: Vec<ServiceAccess>,
     /// The principal can also write or delete: more than a scanner needs.
     pub over_privileged: bool,
+    /// The Microsoft Graph application permissions the catalogue's checks need, each granted or
+    /// not; absent when no check reads Graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph: Option<GraphAccess>,
 }
 
 /// One service's readability.
@@ -177,9 +181,38 @@ pub struct AccessReport {
 pub struct ServiceAccess {
     pub service: String,
     pub name: String,
+    /// The principal holds every Azure action and (when they could be read) every Graph
+    /// application permission the service's checks need.
     pub readable: bool,
-    /// Actions the checks need that the principal lacks.
+    /// Azure actions the checks need that the principal lacks, e.g.
+    /// `Microsoft.Storage/storageAccounts/read`.
     pub missing_actions: Vec<String>,
+    /// Microsoft Graph application permissions the checks need that the application has not
+    /// been granted, e.g. `Policy.Read.All`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_graph_permissions: Vec<String>,
+}
+
+/// The Microsoft Graph application permissions of the connection's application, read from the
+/// `roles` claim of a Graph token. Graph never fails validation: a problem is reported here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
+pub struct GraphAccess {
+    /// Whether the granted permissions could be read (see `problem` when not).
+    pub checked: bool,
+    /// Every permission the catalogue's Graph collections need, and whether it is granted.
+    pub permissions: Vec<GraphPermissionGrant>,
+    /// Why the permissions could not be read (no Graph endpoint in the cloud, no Graph token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// One Microsoft Graph application permission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
+pub struct GraphPermissionGrant {
+    /// E.g. `Policy.Read.All`.
+    pub permission: String,
+    /// Null when it could not be checked.
+    pub granted: Option<bool>,
 }
 
 /// What the status page of a connection shows.

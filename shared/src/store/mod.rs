@@ -20,7 +20,7 @@ use std::time::Duration;
 pub use audit::{AuditEvent, AuditVerification, GENESIS_HASH, link_hash};
 pub use connections::{
     AccessReport, Capabilities, ConnectionRecord, ConnectionState, ConnectionStatus, Diagnosis,
-    ServiceAccess,
+    GraphAccess, GraphPermissionGrant, ServiceAccess,
 };
 pub use exceptions::{
     AppliedException, Approver, EndReason, Exception, ExceptionCategory, ExceptionChange,

@@ -1,7 +1,7 @@
 //! The HTTP application: shared state, routes and request counting.
 //!
-//! One server answers for both Entra ID (`/{tenant}/oauth2/v2.0/token`) and ARM (everything
-//! else), as the product only needs to be pointed at one base URL for each. The emulator's own
+//! One server answers for Entra ID (`/{tenant}/oauth2/v2.0/token`), Microsoft Graph (`/v1.0/...`)
+//! and ARM (everything else), as the product only needs to be pointed at one base URL for each. The emulator's own
 //! controls live under `/_emulator/` (see `admin`), a prefix no Azure endpoint uses.
 
 use std::sync::Arc;
@@ -12,14 +12,14 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, post, put};
 
 use crate::counters::CounterStore;
 use crate::faults::FaultStore;
 use crate::jwt::Signer;
 use crate::throttle::Throttle;
 use crate::world::World;
-use crate::{admin, arm, entra};
+use crate::{admin, arm, entra, graph};
 
 /// Prefix of the emulator's own endpoints; requests to them are not counted.
 pub(crate) const ADMIN_PREFIX: &str = "/_emulator/";
@@ -76,6 +76,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                 .delete(admin::clear_faults),
         )
         .route("/_emulator/latency", put(admin::set_latency))
+        .route("/v1.0/{*path}", any(graph::handle))
         .fallback(arm::handle)
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)

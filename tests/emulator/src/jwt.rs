@@ -34,6 +34,9 @@ pub(crate) struct Claims {
     pub(crate) tid: String,
     pub(crate) uti: String,
     pub(crate) ver: String,
+    /// Application permissions (app roles) granted to the app for the token's resource.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) roles: Vec<String>,
 }
 
 impl Claims {
@@ -63,7 +66,14 @@ impl Claims {
             tid: tenant_id.to_owned(),
             uti: URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes()),
             ver: "1.0".to_owned(),
+            roles: Vec::new(),
         }
+    }
+
+    /// With the application permissions the app holds for the token's resource.
+    pub(crate) fn with_roles(mut self, roles: &[String]) -> Claims {
+        self.roles = roles.to_vec();
+        self
     }
 }
 

@@ -1,5 +1,6 @@
-//! An Azure emulator for tests: Entra ID's token endpoint and Azure Resource Manager over https,
-//! speaking their real wire formats, with the world described by a [`Scenario`].
+//! An Azure emulator for tests: Entra ID's token endpoint, Azure Resource Manager and Microsoft
+//! Graph v1.0 (under `/v1.0/`) over https, speaking their real wire formats, with the world
+//! described by a [`Scenario`].
 //!
 //! Like Azurite for storage, it lets the product run unchanged against something other than
 //! Azure: the only difference the product can see is the endpoints (and the CA to trust).
@@ -26,6 +27,7 @@ mod counters;
 mod entra;
 mod faults;
 pub mod fragments;
+mod graph;
 mod jwt;
 mod relative_time;
 mod resource_path;
@@ -44,7 +46,10 @@ use tokio::task::JoinHandle;
 
 pub use counters::Counters;
 pub use faults::Fault;
-pub use scenario::{Access, Application, ClientSecret, Paging, Scenario, Subscription, Tenant};
+pub use scenario::{
+    Access, Application, ClientSecret, GraphData, GraphPermission, GraphThrottling, Paging,
+    Scenario, Subscription, Tenant,
+};
 pub use throttle::{ProviderLimit, ProviderOperation, RetryAfterStyle, Throttling};
 
 /// How long shutdown waits for requests in flight.

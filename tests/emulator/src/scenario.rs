@@ -19,6 +19,8 @@ use crate::throttle::{ProviderLimit, Throttling};
 pub const DEFAULT_TOKEN_LIFETIME_SECONDS: u64 = 3599;
 /// Default number of items per page of an ARM list.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// Default number of items per page of a Microsoft Graph collection.
+pub const DEFAULT_GRAPH_PAGE_SIZE: usize = 100;
 
 /// The whole emulated world.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +64,59 @@ pub struct Tenant {
     /// refuses it with AADSTS90038.
     #[serde(default)]
     pub national_cloud: Option<String>,
+    /// The tenant's directory as Microsoft Graph v1.0 serves it.
+    #[serde(default)]
+    pub graph: GraphData,
+}
+
+/// What Microsoft Graph v1.0 answers for a tenant, by path (without `/v1.0`, e.g.
+/// `/policies/authorizationPolicy`; compared case-insensitively, query ignored).
+///
+/// ```json
+/// {"page_size": 2,
+///  "objects": {"/policies/identitySecurityDefaultsEnforcementPolicy": {"isEnabled": true}},
+///  "collections": {"/users": [{"id": "...", "userPrincipalName": "..."}]},
+///  "permissions": [{"path_prefix": "/reports/", "any_of": ["AuditLog.Read.All"]}]}
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GraphData {
+    /// Items per page of collections (a request's `$top` overrides it); 100 when absent, as
+    /// Graph's default.
+    #[serde(default)]
+    pub page_size: Option<usize>,
+    /// Single objects (`GET` answers the object).
+    #[serde(default)]
+    pub objects: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Collections (`GET` answers pages of `{"value": [...]}` with `@odata.nextLink`).
+    #[serde(default)]
+    pub collections: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+    /// Application permissions a path needs, before the built-in table (first match wins).
+    #[serde(default)]
+    pub permissions: Vec<GraphPermission>,
+    /// Graph's throttling per application in the tenant; none when absent.
+    #[serde(default)]
+    pub throttling: Option<GraphThrottling>,
+}
+
+/// A token bucket of `limit` requests per application and tenant, refilled over
+/// `per_seconds` (Graph's identity APIs count resource units per 10 seconds). A refused request
+/// gets 429 `TooManyRequests` with `Retry-After` in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphThrottling {
+    pub limit: u64,
+    #[serde(default = "ten")]
+    pub per_seconds: u64,
+}
+
+fn ten() -> u64 {
+    10
+}
+
+/// The application permissions that allow reading paths under a prefix (any one of them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphPermission {
+    pub path_prefix: String,
+    pub any_of: Vec<String>,
 }
 
 /// An app registration together with its service principal in the tenant.
@@ -83,6 +138,10 @@ pub struct Application {
     /// checks out.
     #[serde(default)]
     pub conditional_access_blocked: bool,
+    /// Microsoft Graph application permissions granted (and admin-consented), e.g.
+    /// `Policy.Read.All`: the `roles` claim of its Graph tokens.
+    #[serde(default)]
+    pub graph_permissions: Vec<String>,
 }
 
 /// A client secret of an application.
@@ -268,6 +327,10 @@ impl Scenario {
             if tenant.national_cloud.as_deref() == Some("") {
                 bail!("tenant {}: national_cloud must not be empty", tenant.id);
             }
+            tenant
+                .graph
+                .validate()
+                .with_context(|| format!("tenant {}: graph", tenant.id))?;
         }
         let mut subscription_ids = std::collections::HashSet::new();
         for subscription in &self.subscriptions {
@@ -311,6 +374,39 @@ impl Scenario {
                         subscription.id
                     );
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl GraphData {
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.page_size == Some(0) {
+            bail!("page_size must be at least 1");
+        }
+        if self
+            .throttling
+            .is_some_and(|t| t.limit == 0 || t.per_seconds == 0)
+        {
+            bail!("throttling needs a limit and per_seconds of at least 1");
+        }
+        let paths = self.objects.keys().chain(self.collections.keys());
+        let mut seen = std::collections::HashSet::new();
+        for path in paths {
+            if !path.starts_with('/') || path.contains('?') {
+                bail!("{path:?} must be a path starting with / and without a query");
+            }
+            if !seen.insert(crate::graph::path_key(path)) {
+                bail!("{path:?} is given twice");
+            }
+        }
+        for permission in &self.permissions {
+            if !permission.path_prefix.starts_with('/') || permission.any_of.is_empty() {
+                bail!(
+                    "permission for {:?} needs a path starting with / and at least one permission",
+                    permission.path_prefix
+                );
             }
         }
         Ok(())
@@ -430,6 +526,38 @@ mod tests {
             .as_deref(),
             Some("acdd72a7-3385-48ef-bd42-f606fba81ae7")
         );
+    }
+
+    #[test]
+    fn graph_data_is_checked() {
+        let tenant = |graph: serde_json::Value| {
+            serde_json::json!({"tenants": [{"id": "t", "graph": graph}]}).to_string()
+        };
+        let good = tenant(serde_json::json!({
+            "page_size": 5,
+            "objects": {"/policies/authorizationPolicy": {"id": "authorizationPolicy"}},
+            "collections": {"/users": [{"id": "u"}]},
+            "permissions": [{"path_prefix": "/users", "any_of": ["User.Read.All"]}],
+            "throttling": {"limit": 100}
+        }));
+        let scenario = Scenario::from_json(&good).expect("parses");
+        let graph = &scenario.tenants[0].graph;
+        assert_eq!(graph.throttling.map(|t| t.per_seconds), Some(10));
+        assert_eq!(graph.collections["/users"].len(), 1);
+        let bad = [
+            serde_json::json!({"page_size": 0}),
+            serde_json::json!({"objects": {"users": {}}}),
+            serde_json::json!({"objects": {"/users?$top=1": {}}}),
+            serde_json::json!({"objects": {"/Users": {}}, "collections": {"/users/": []}}),
+            serde_json::json!({"permissions": [{"path_prefix": "/x", "any_of": []}]}),
+            serde_json::json!({"throttling": {"limit": 0}}),
+        ];
+        for graph in bad {
+            assert!(
+                Scenario::from_json(&tenant(graph.clone())).is_err(),
+                "{graph}"
+            );
+        }
     }
 
     #[test]

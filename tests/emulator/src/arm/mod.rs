@@ -310,7 +310,7 @@ impl QueryParameters {
 
 /// `host[:port]` as the client addressed it, for absolute links; the emulator's own address
 /// when the request does not say or says something that is not a host.
-fn request_authority(request: &Parts, base_url: &str) -> String {
+pub(crate) fn request_authority(request: &Parts, base_url: &str) -> String {
     let stated = request
         .uri
         .authority()

@@ -246,7 +246,7 @@ fn issue(
     }
 
     let lifetime = state.world.token_lifetime_seconds;
-    let claims = Claims::app_only(
+    let mut claims = Claims::app_only(
         &audience,
         &tenant.id,
         &app.client_id,
@@ -254,6 +254,11 @@ fn issue(
         now.timestamp(),
         lifetime,
     );
+    // Entra puts the app roles granted on the token's resource in `roles`; the emulator models
+    // app roles for Microsoft Graph only (ARM authorizes by RBAC, not by roles).
+    if crate::graph::is_graph_audience(&audience, &state.base_url) {
+        claims = claims.with_roles(&app.graph_permissions);
+    }
     Ok(Issued {
         access_token: state.signer.sign(&claims),
         lifetime,

@@ -30,6 +30,11 @@ enum BucketKey {
         subscription: String,
         limit: usize,
     },
+    /// Microsoft Graph: per application per tenant.
+    Graph {
+        tenant: String,
+        application: String,
+    },
 }
 
 /// The subscription read budgets after a request.
@@ -135,6 +140,37 @@ impl Throttle {
                 Ok(budget)
             } else {
                 Err(Refused { wait, budget })
+            }
+        })
+    }
+
+    /// Charges one Microsoft Graph request to the application's bucket in the tenant (`limit`
+    /// requests, refilled over `per_seconds`), or says how long until one would pass.
+    pub(crate) fn charge_graph(
+        &self,
+        tenant: &str,
+        application: &str,
+        limit: u64,
+        per_seconds: u64,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        let key = BucketKey::Graph {
+            tenant: tenant.to_lowercase(),
+            application: application.to_lowercase(),
+        };
+        let capacity = limit.max(1) as f64;
+        let refill = capacity / per_seconds.max(1) as f64;
+        self.with_buckets(|buckets| {
+            let bucket = buckets
+                .entry(key)
+                .or_insert_with(|| TokenBucket::full(capacity, refill, now));
+            bucket.refresh(now);
+            let wait = bucket.wait();
+            if wait.is_zero() {
+                bucket.take();
+                Ok(())
+            } else {
+                Err(wait)
             }
         })
     }
