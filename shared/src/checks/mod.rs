@@ -11,17 +11,27 @@
 //! One file per service (`storage.rs`, `nsg.rs`, ...) holds its collections, checks and unit tests
 //! with fixtures shaped like real ARM responses.
 
+pub mod blob;
+pub mod cosmos;
 pub mod dataset;
+pub mod db_servers;
 pub mod diagnostics;
 pub mod framework;
+pub mod mysql;
 pub mod nsg;
+pub mod postgres;
 pub mod props;
+pub mod redis;
 pub mod region;
 pub mod rule;
 #[cfg(test)]
 mod rule_examples;
 pub mod source;
+pub mod sqldb;
+pub mod sqlserver;
 pub mod storage;
+#[cfg(test)]
+mod testing;
 
 use std::fmt;
 
@@ -273,7 +283,17 @@ impl ServiceDef {
 /// Every service the fleet scans, in a fixed order (the list is explicit so that it is
 /// greppable and deterministic).
 pub fn catalogue() -> &'static [ServiceDef] {
-    static SERVICES: [ServiceDef; 2] = [nsg::SERVICE, storage::SERVICE];
+    static SERVICES: [ServiceDef; 9] = [
+        nsg::SERVICE,
+        storage::SERVICE,
+        postgres::SERVICE,
+        mysql::SERVICE,
+        sqlserver::SERVICE,
+        sqldb::SERVICE,
+        cosmos::SERVICE,
+        redis::SERVICE,
+        blob::SERVICE,
+    ];
     &SERVICES
 }
 
