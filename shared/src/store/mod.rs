@@ -7,6 +7,7 @@
 
 mod audit;
 mod connections;
+mod enqueue;
 mod keys;
 mod redis_conn;
 mod results;
@@ -38,6 +39,14 @@ pub enum StoreError {
     Corrupt { key: String, reason: String },
     #[error("cannot encode a value: {0}")]
     Encode(#[from] serde_json::Error),
+}
+
+impl StoreError {
+    /// Whether the store could not be reached (a restart, a failover, the network), as opposed
+    /// to a value it holds or was given being wrong: worth retrying the same operation.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Redis(_))
+    }
 }
 
 /// How long history and ingestion records are kept.
