@@ -39,6 +39,12 @@ pub enum StoreError {
     Corrupt { key: String, reason: String },
     #[error("cannot encode a value: {0}")]
     Encode(#[from] serde_json::Error),
+    /// The organization already has a connection for this subscription.
+    #[error("this organization already has a connection for this subscription ({existing})")]
+    DuplicateSubscription { existing: String },
+    /// The record was deleted meanwhile (an update after a delete must not bring it back).
+    #[error("{key} no longer exists")]
+    Gone { key: String },
 }
 
 impl StoreError {
