@@ -20,7 +20,10 @@ pub mod appservice;
 pub mod automation;
 pub mod bastion;
 pub mod containerapps;
+pub mod blob;
+pub mod cosmos;
 pub mod dataset;
+pub mod db_servers;
 pub mod diagnostics;
 pub mod eventgrid;
 pub mod eventhub;
@@ -28,17 +31,24 @@ pub mod framework;
 pub mod frontdoor;
 pub mod lb;
 pub mod media;
+pub mod mysql;
 pub mod nsg;
+pub mod postgres;
 pub mod props;
+pub mod redis;
 pub mod region;
 pub mod rule;
 #[cfg(test)]
 mod rule_examples;
 pub mod servicebus;
 pub mod source;
+pub mod sqldb;
+pub mod sqlserver;
 pub mod storage;
 pub mod vm;
 pub mod vmss;
+#[cfg(test)]
+mod testing;
 
 use std::fmt;
 
@@ -290,7 +300,7 @@ impl ServiceDef {
 /// Every service the fleet scans, in a fixed order (the list is explicit so that it is
 /// greppable and deterministic).
 pub fn catalogue() -> &'static [ServiceDef] {
-    static SERVICES: [ServiceDef; 19] = [
+    static SERVICES: [ServiceDef; 26] = [
         nsg::SERVICE,
         storage::SERVICE,
         appgw::SERVICE,
@@ -310,6 +320,13 @@ pub fn catalogue() -> &'static [ServiceDef] {
         containerapps::SERVICE,
         vm::SERVICE,
         vmss::SERVICE,
+        sqlserver::SERVICE,
+        sqldb::SERVICE,
+        postgres::SERVICE,
+        mysql::SERVICE,
+        cosmos::SERVICE,
+        redis::SERVICE,
+        blob::SERVICE,
     ];
     &SERVICES
 }

@@ -151,7 +151,12 @@ async fn demo_scan_matches_the_scenario_check_by_check() {
     // extension lists = 9; VMSS 2; AKS 2; ACR 2; Container Apps 3 + 2 list pages + 3 auth-config
     // lists (apps with ingress) = 8; App Service 2 list pages + 3 x (config/web, authsettingsV2,
     // publishing policies) = 11; Automation 2 list pages + 3 account GETs + 3 variable lists = 8.
-    assert_eq!(calls(false), 12 + 48 + 42, "{:#?}", counters.by_endpoint);
+    // Data services (page size 2): SQL Server 2 + 4 children x 3 servers = 14; SQL Databases
+    // 2 + 3 server auditing + 4 database-list pages + 3 children x 4 user databases = 21;
+    // PostgreSQL 2 + 3 configuration pages x 3 + 2 firewall lists + 1 = 14; MySQL 2 + 2 x 3 + 2
+    // + 1 = 11; Cosmos DB 2; Redis 2; Blob 2 + 3 blob services + 1 container list + 3
+    // diagnostic-settings lists = 9.
+    assert_eq!(calls(false), 12 + 48 + 42 + 73, "{:#?}", counters.by_endpoint);
     // Subscription, permissions, role assignments, and the custom role's name.
     assert_eq!(calls(true), 4, "{:#?}", counters.by_endpoint);
     assert!(

@@ -25,6 +25,9 @@ pub const FRAMEWORK: Framework = Framework {
         control("9.1.1", &["storage.file_shares_hardened"]),
         control("9.1.2", &["storage.file_shares_hardened"]),
         control("9.1.3", &["storage.file_shares_hardened"]),
+        control("9.2.1", &["blob.soft_delete"]),
+        control("9.2.2", &["blob.container_soft_delete"]),
+        control("9.2.3", &["blob.versioning"]),
         control("9.3.1.1", &["storage.key_rotation"]),
         control("9.3.1.2", &["storage.key_rotation"]),
         control("9.3.1.3", &["storage.shared_key_disabled"]),
@@ -33,6 +36,12 @@ pub const FRAMEWORK: Framework = Framework {
         control("9.3.4", &["storage.secure_transfer_required"]),
         control("9.3.6", &["storage.min_tls_12"]),
         control("9.3.7", &["storage.cross_tenant_replication_off"]),
-        control("9.3.8", &["storage.blob_anonymous_access_disabled"]),
+        control(
+            "9.3.8",
+            &[
+                "storage.blob_anonymous_access_disabled",
+                "blob.container_private",
+            ],
+        ),
     ],
 };
