@@ -12,14 +12,17 @@
 //! with fixtures shaped like real ARM responses.
 
 pub mod dataset;
+pub mod defender;
 pub mod diagnostics;
 pub mod framework;
+pub mod monitor;
 pub mod nsg;
 pub mod props;
 pub mod region;
 pub mod rule;
 #[cfg(test)]
 mod rule_examples;
+pub mod securitycenter;
 pub mod source;
 pub mod storage;
 
@@ -273,7 +276,13 @@ impl ServiceDef {
 /// Every service the fleet scans, in a fixed order (the list is explicit so that it is
 /// greppable and deterministic).
 pub fn catalogue() -> &'static [ServiceDef] {
-    static SERVICES: [ServiceDef; 2] = [nsg::SERVICE, storage::SERVICE];
+    static SERVICES: [ServiceDef; 5] = [
+        defender::SERVICE,
+        monitor::SERVICE,
+        nsg::SERVICE,
+        securitycenter::SERVICE,
+        storage::SERVICE,
+    ];
     &SERVICES
 }
 

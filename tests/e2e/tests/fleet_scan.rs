@@ -128,7 +128,16 @@ async fn demo_scan_matches_the_scenario_check_by_check() {
             .iter()
             .filter(|(k, _)| k.starts_with("GET /subscriptions"))
             .filter(|(k, _)| {
-                let is_validation = k.contains("Microsoft.Authorization")
+                // Validation reads the principal's permissions, its role assignments and its
+                // roles by id; scans read other Microsoft.Authorization lists (policy
+                // assignments, custom role definitions).
+                let is_validation = [
+                    "Microsoft.Authorization/permissions",
+                    "Microsoft.Authorization/roleAssignments",
+                    "Microsoft.Authorization/roleDefinitions/",
+                ]
+                .iter()
+                .any(|p| k.contains(p))
                     || **k == format!("GET /subscriptions/{sub}");
                 is_validation == validation
             })
@@ -141,8 +150,12 @@ async fn demo_scan_matches_the_scenario_check_by_check() {
         calls(true),
         calls(false)
     );
+    // The demo subscription pages by 2, so a list of n items is ceil(n/2) calls.
     // Storage: 2 list pages + 2 file services; NSG: 3 + 1 + 2 list pages + 2 flow-log lists.
-    assert_eq!(calls(false), 12, "{:#?}", counters.by_endpoint);
+    // Defender: 7 pricing pages (13 plans) + 2 setting pages; Security Center: 1 contact page +
+    // 1 policy-assignment page + 2 assessment pages; Monitor: 1 activity-log setting page + 2
+    // alert pages + 2 workspace pages + 2 storage pages (the log account's join).
+    assert_eq!(calls(false), 12 + 9 + 4 + 7, "{:#?}", counters.by_endpoint);
     // Subscription, permissions, role assignments, and the custom role's name.
     assert_eq!(calls(true), 4, "{:#?}", counters.by_endpoint);
     assert!(

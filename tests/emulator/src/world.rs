@@ -11,6 +11,12 @@ use crate::resource_path::{ArmPath, ProviderPath, Target};
 use crate::scenario::{Application, Scenario, Subscription, Tenant, resource_id};
 use crate::throttle::{ProviderLimit, Throttling};
 
+/// Extension resource types whose subscription-wide list returns the extensions of every
+/// resource in the subscription, not only those on the subscription itself: Defender for
+/// Cloud's `GET /subscriptions/{s}/providers/Microsoft.Security/assessments` lists the
+/// assessments of every assessed resource.
+const SUBSCRIPTION_WIDE_EXTENSIONS: [&str; 1] = ["microsoft.security/assessments"];
+
 /// The scenario with lookup keys.
 pub(crate) struct World {
     pub(crate) token_lifetime_seconds: u64,
@@ -37,6 +43,8 @@ struct StoredResource {
     collection_key: String,
     type_key: String,
     top_level: bool,
+    /// An extension resource that its type's subscription-wide list also returns.
+    listed_by_subscription: bool,
     /// The provider namespace, as the id spells it.
     namespace: String,
     /// The type without namespace, e.g. `storageAccounts/fileServices`.
@@ -71,6 +79,10 @@ impl World {
                     collection_key: provider.collection_key(),
                     type_key: provider.full_type().to_lowercase(),
                     top_level: provider.is_top_level(),
+                    listed_by_subscription: !provider.is_at_subscription_or_group()
+                        && provider.tail().len() == 2
+                        && SUBSCRIPTION_WIDE_EXTENSIONS
+                            .contains(&provider.full_type().to_lowercase().as_str()),
                     namespace: provider.namespace.clone(),
                     relative_type: provider.relative_type(),
                     body,
@@ -149,7 +161,8 @@ impl SubscriptionEntry {
             .iter()
             .filter(|resource| {
                 resource.collection_key == key
-                    || (resource.top_level && wide_type.as_ref() == Some(&resource.type_key))
+                    || ((resource.top_level || resource.listed_by_subscription)
+                        && wide_type.as_ref() == Some(&resource.type_key))
             })
             .map(|resource| &resource.body)
             .collect()
