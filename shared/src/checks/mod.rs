@@ -14,6 +14,7 @@
 pub mod dataset;
 pub mod defender;
 pub mod diagnostics;
+pub mod entra;
 pub mod framework;
 pub mod monitor;
 pub mod nsg;
@@ -276,8 +277,9 @@ impl ServiceDef {
 /// Every service the fleet scans, in a fixed order (the list is explicit so that it is
 /// greppable and deterministic).
 pub fn catalogue() -> &'static [ServiceDef] {
-    static SERVICES: [ServiceDef; 5] = [
+    static SERVICES: [ServiceDef; 6] = [
         defender::SERVICE,
+        entra::SERVICE,
         monitor::SERVICE,
         nsg::SERVICE,
         securitycenter::SERVICE,

@@ -8,6 +8,9 @@ pub const FRAMEWORK: Framework = Framework {
     benchmark: "CIS Microsoft Azure Foundations Benchmark",
     version: "6.0.0",
     controls: &[
+        control("5.1.1", &["entra.mfa_enforced_tenant_wide"]),
+        control("5.1.3", &["entra.users_mfa_registered"]),
+        control("5.4", &["entra.no_custom_owner_roles"]),
         control("6.1.1.1", &["monitor.activity_log_exported"]),
         control("6.1.1.2", &["monitor.activity_log_categories"]),
         control("6.1.1.3", &["monitor.activity_log_storage_secured"]),
