@@ -154,8 +154,14 @@ async fn demo_scan_matches_the_scenario_check_by_check() {
     // Storage: 2 list pages + 2 file services; NSG: 3 + 1 + 2 list pages + 2 flow-log lists.
     // Defender: 7 pricing pages (13 plans) + 2 setting pages; Security Center: 1 contact page +
     // 1 policy-assignment page + 2 assessment pages; Monitor: 1 activity-log setting page + 2
-    // alert pages + 2 workspace pages + 2 storage pages (the log account's join).
-    assert_eq!(calls(false), 12 + 9 + 4 + 7, "{:#?}", counters.by_endpoint);
+    // alert pages + 2 workspace pages + 2 storage pages (the log account's join); Entra ID: 1
+    // custom-role page.
+    assert_eq!(
+        calls(false),
+        12 + 9 + 4 + 7 + 1,
+        "{:#?}",
+        counters.by_endpoint
+    );
     // Subscription, permissions, role assignments, and the custom role's name.
     assert_eq!(calls(true), 4, "{:#?}", counters.by_endpoint);
     assert!(
