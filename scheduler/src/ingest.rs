@@ -4,12 +4,12 @@
 //! Redis outage returns the result to the queue to try again.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use lapin::message::Delivery;
+use shared::broker::hold::{Held, MAX_HOLD, retry_in_place};
 use shared::broker::{Broker, ConsumerSpec, Publisher, ack, dead_letter, requeue, serve_queue};
 use shared::messages::{ScanResult, decode};
-use shared::store::{IngestOutcome, Store};
+use shared::store::{IngestOutcome, Store, StoreError};
 
 use crate::metrics::SchedulerMetrics;
 use tokio_util::sync::CancellationToken;
@@ -73,7 +73,20 @@ async fn handle(
     );
     shared::telemetry::follow_trace_context(&span, delivery.properties.headers().as_ref());
     async {
-        match store.ingest(&result).await {
+        // A store outage is waited out holding the delivery: requeueing would spend the
+        // result's delivery attempts and dead-letter it (see `broker::hold`).
+        let held = retry_in_place(
+            "result ingestion",
+            MAX_HOLD,
+            StoreError::is_unavailable,
+            || store.ingest(&result),
+        )
+        .await;
+        let ingested = match held {
+            Held::Done(outcome) => outcome,
+            Held::GaveUp(e) => Err(e),
+        };
+        match ingested {
             Ok(IngestOutcome::Duplicate) => {
                 tracing::info!("result already ingested; nothing changed");
                 ack(delivery).await;
@@ -92,8 +105,7 @@ async fn handle(
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot ingest now; returning the result");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tracing::warn!(error = %e, "store unavailable for too long; returning the result");
                 requeue(delivery).await;
                 count("requeued");
             }

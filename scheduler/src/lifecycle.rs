@@ -11,13 +11,12 @@ use chrono::Utc;
 use secrecy::SecretString;
 use serde_json::json;
 use shared::azure::ArmClient;
-use shared::broker::Publisher;
+use shared::broker::{Publisher, routing};
 use shared::crypto::KeyRing;
-use shared::messages::Trigger;
+use shared::messages::RescanRequest;
 use shared::store::{AuditEvent, ConnectionRecord, Store, next_slot_after};
 use uuid::Uuid;
 
-use crate::scans::{enqueue_scan, resolve_services};
 use crate::validate::{Validation, validate};
 
 /// What the control plane needs to run a connection's life.
@@ -182,7 +181,11 @@ impl Control {
         Ok(())
     }
 
-    /// Enqueues an on-demand scan if the connection is healthy; returns its id.
+    /// Requests an on-demand scan if the connection is healthy; returns its id.
+    ///
+    /// The request goes through the rescan queue like any other, so once this returns the scan
+    /// happens even if this process dies now: the rescan consumer publishes the jobs (again, if
+    /// an earlier delivery was interrupted) and marks the scan enqueued.
     pub async fn scan_if_healthy(
         &self,
         record: &ConnectionRecord,
@@ -192,20 +195,13 @@ impl Control {
             return Ok(None);
         }
         let scan_id = Uuid::new_v4();
-        let services = resolve_services(None)?;
-        enqueue_scan(
-            &self.store,
-            &self.publisher,
-            record,
-            scan_id,
-            &services,
-            Trigger::OnDemand,
-        )
-        .await?;
-        self.metrics
-            .scans_enqueued
-            .with_label_values(&["on_demand"])
-            .inc();
+        let mut request = RescanRequest::new(record.id, None);
+        request.request_id = Some(scan_id);
+        request.organization_id = Some(record.organization_id.clone());
+        request.requested_by = Some("connection validation".to_string());
+        self.publisher
+            .publish(routing::RESCAN, &request, scan_id)
+            .await?;
         Ok(Some(scan_id))
     }
 

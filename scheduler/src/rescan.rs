@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::message::Delivery;
+use shared::broker::hold::{Held, MAX_HOLD, retry_in_place};
 use shared::broker::{Broker, ConsumerSpec, ack, dead_letter, requeue, serve_queue};
 use shared::messages::{RescanRequest, Trigger, decode};
 use tokio_util::sync::CancellationToken;
@@ -55,7 +56,20 @@ async fn handle(control: &Control, queue: &str, delivery: &Delivery) {
     );
     shared::telemetry::follow_trace_context(&span, delivery.properties.headers().as_ref());
     async {
-        match process(control, &request).await {
+        // Store outages and a concurrent copy's lease are waited out in place: requeueing
+        // would spend the request's delivery attempts (see `broker::hold`).
+        let held = retry_in_place(
+            "rescan request",
+            MAX_HOLD,
+            |e: &Outcome| matches!(e, Outcome::Retry(_)),
+            || process(control, &request),
+        )
+        .await;
+        let outcome = match held {
+            Held::Done(outcome) => outcome,
+            Held::GaveUp(e) => Err(e),
+        };
+        match outcome {
             Ok(Handled::Enqueued) => {
                 ack(delivery).await;
                 count("enqueued");
@@ -69,8 +83,7 @@ async fn handle(control: &Control, queue: &str, delivery: &Delivery) {
                 count("refused");
             }
             Err(Outcome::Retry(reason)) => {
-                tracing::warn!(%reason, "rescan not enqueued yet; returning the request");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tracing::warn!(%reason, "rescan not enqueued for too long; returning the request");
                 requeue(delivery).await;
                 count("requeued");
             }
@@ -88,6 +101,15 @@ enum Handled {
 enum Outcome {
     Refused(String),
     Retry(String),
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Refused(reason) => write!(f, "refused: {reason}"),
+            Outcome::Retry(reason) => write!(f, "not yet: {reason}"),
+        }
+    }
 }
 
 async fn process(control: &Control, request: &RescanRequest) -> Result<Handled, Outcome> {
@@ -109,18 +131,55 @@ async fn process(control: &Control, request: &RescanRequest) -> Result<Handled, 
     let services = resolve_services(request.services.as_deref())
         .map_err(|e| Outcome::Refused(e.to_string()))?;
     let scan_id = request.request_id.unwrap_or_else(Uuid::new_v4);
-    if request.request_id.is_some()
-        && store
-            .scan_progress(record.id, scan_id)
+    if request.request_id.is_some() {
+        // A duplicate only when every job was published; a record without the mark is an
+        // enqueue that was interrupted, and this delivery finishes it.
+        if store
+            .is_enqueued(record.id, scan_id)
             .await
             .map_err(|e| retry(&e))?
-            .is_some()
-    {
-        tracing::info!(%scan_id, "rescan request already handled");
-        return Ok(Handled::Duplicate);
+        {
+            tracing::info!(%scan_id, "rescan request already handled");
+            return Ok(Handled::Duplicate);
+        }
+        // Two copies of one request handled at once: one publishes, the other comes back
+        // when the lease holder has finished (and is then a duplicate).
+        if !store
+            .claim_enqueue(record.id, scan_id, ENQUEUE_LEASE)
+            .await
+            .map_err(|e| retry(&e))?
+        {
+            return Err(Outcome::Retry(format!(
+                "another delivery of request {scan_id} is enqueuing it"
+            )));
+        }
     }
+    let outcome = enqueue_claimed(control, request, &record, scan_id, &services).await;
+    if request.request_id.is_some()
+        && let Err(e) = store.release_enqueue(record.id, scan_id).await
+    {
+        // The lease expires by itself.
+        tracing::warn!(error = %e, "could not release the enqueue lease");
+    }
+    outcome
+}
+
+/// How long one delivery may hold the right to enqueue a request's scan: far above the time
+/// publishing a scan's jobs takes, short enough that a redelivery after a crash is not delayed
+/// much.
+const ENQUEUE_LEASE: Duration = Duration::from_secs(30);
+
+async fn enqueue_claimed(
+    control: &Control,
+    request: &RescanRequest,
+    record: &shared::store::ConnectionRecord,
+    scan_id: Uuid,
+    services: &[&'static str],
+) -> Result<Handled, Outcome> {
+    let store = &control.store;
+    let retry = |e: &dyn std::fmt::Display| Outcome::Retry(e.to_string());
     let state = store
-        .status(&record, chrono::Utc::now())
+        .status(record, chrono::Utc::now())
         .await
         .map_err(|e| retry(&e))?
         .state;
@@ -134,9 +193,9 @@ async fn process(control: &Control, request: &RescanRequest) -> Result<Handled, 
     match enqueue_scan(
         store,
         &control.publisher,
-        &record,
+        record,
         scan_id,
-        &services,
+        services,
         Trigger::OnDemand,
     )
     .await

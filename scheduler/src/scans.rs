@@ -75,6 +75,9 @@ pub async fn enqueue_scan(
         );
         publisher.publish(routing_key, &job, job.job_id).await?;
     }
+    // Only now is the scan handled: a redelivered request that finds this mark is a duplicate;
+    // one that finds the record without it publishes the jobs (see `store::enqueue`).
+    store.mark_enqueued(record.id, scan_id).await?;
     tracing::info!(
         connection_id = %record.id,
         scan_id = %scan_id,

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use lapin::message::Delivery;
 use shared::broker::{
-    Broker, ConsumerSpec, Publisher, ack, dead_letter, requeue, routing, spawn_consumer,
+    Broker, ConsumerSpec, Publisher, ack, dead_letter,
+    hold::{Held, MAX_HOLD, retry_in_place},
+    requeue, routing, spawn_consumer,
 };
 use shared::messages::{ScanJob, decode};
 use tokio::sync::{Semaphore, mpsc};
@@ -20,7 +22,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::scan::{JobError, ScanContext, execute};
+use crate::scan::{JobError, ScanContext, execute, time_bound_result};
 
 /// Loop settings.
 #[derive(Debug, Clone, Copy)]
@@ -180,12 +182,32 @@ async fn handle(
     );
     shared::telemetry::follow_trace_context(&span, delivery.properties.headers().as_ref());
     async {
-        let outcome = match tokio::time::timeout(timeout, execute(ctx, &job)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(JobError::Unprocessable(format!(
-                "job exceeded its time bound of {} s",
-                timeout.as_secs()
-            ))),
+        // Each try gets the whole time bound; a store outage holds the delivery (retrying in
+        // place) instead of spending its delivery attempts (see `broker::hold`).
+        let held = retry_in_place(
+            "scan job",
+            MAX_HOLD,
+            |e: &JobError| matches!(e, JobError::Store(_)),
+            || async {
+                let started_at = chrono::Utc::now();
+                match tokio::time::timeout(timeout, execute(ctx, &job)).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        tracing::warn!(bound_s = timeout.as_secs(), "job reached its time bound");
+                        time_bound_result(ctx, &job, started_at, timeout).ok_or_else(|| {
+                            JobError::Unprocessable(format!(
+                                "job exceeded its time bound of {} s",
+                                timeout.as_secs()
+                            ))
+                        })
+                    }
+                }
+            },
+        )
+        .await;
+        let outcome = match held {
+            Held::Done(outcome) => outcome,
+            Held::GaveUp(e) => Err(e),
         };
         match outcome {
             Ok(result) => {
@@ -235,8 +257,7 @@ async fn handle(
                 completed("dead_lettered");
             }
             Err(e @ JobError::Store(_)) => {
-                tracing::warn!(error = %e, "job failed on infrastructure; returning it");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tracing::warn!(error = %e, "store unavailable for too long; returning the job");
                 requeue(&delivery).await;
                 completed("requeued");
             }

@@ -41,7 +41,11 @@ pub async fn serve(
         .route("/readyz", get(ready))
         .route(
             "/metrics",
-            get(|State(p): State<Probe>| async move { p.metrics.base.render() }),
+            get(|State(p): State<Probe>| async move {
+                let blocked = p.broker.is_blocked().await;
+                p.metrics.broker_blocked.set(i64::from(blocked));
+                p.metrics.base.render()
+            }),
         )
         .with_state(Probe {
             broker,
@@ -55,9 +59,15 @@ pub async fn serve(
 }
 
 async fn ready(State(p): State<Probe>) -> (StatusCode, &'static str) {
+    let blocked = p.broker.is_blocked().await;
+    p.metrics.broker_blocked.set(i64::from(blocked));
     match (p.store.ping().await.is_ok(), p.broker.is_connected().await) {
-        (true, true) => (StatusCode::OK, "ready"),
         (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable"),
         (_, false) => (StatusCode::SERVICE_UNAVAILABLE, "broker unavailable"),
+        _ if blocked => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "broker blocked (memory or disk alarm)",
+        ),
+        (true, true) => (StatusCode::OK, "ready"),
     }
 }

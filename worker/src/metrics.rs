@@ -15,6 +15,8 @@ pub struct WorkerMetrics {
     pub jobs_completed: IntCounterVec,
     pub job_duration: HistogramVec,
     pub jobs_in_flight: IntGauge,
+    /// 1 while the broker blocks this worker's publishes (memory or disk alarm).
+    pub broker_blocked: IntGauge,
     /// Check results produced, by check and status.
     pub check_results: IntCounterVec,
 }
@@ -48,6 +50,10 @@ impl WorkerMetrics {
                 ],
             ),
             jobs_in_flight: base.gauge("fleet_jobs_in_flight", "Scan jobs running now"),
+            broker_blocked: base.gauge(
+                "fleet_broker_blocked",
+                "1 while the broker blocks this process's publishes (resource alarm)",
+            ),
             check_results: base.counter_vec(
                 "fleet_check_results_total",
                 "Check results produced, by check and status",

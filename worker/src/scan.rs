@@ -129,6 +129,42 @@ fn result_of(
     }
 }
 
+/// The result of a job that reached its time bound: every check ends in Error ("time bound
+/// exceeded"), so the scan completes and the next scan tries again, instead of the job being
+/// dead-lettered with no result and its scan never completing. `None` for an unknown service
+/// (such a job never ran).
+pub fn time_bound_result(
+    ctx: &ScanContext,
+    job: &ScanJob,
+    started_at: chrono::DateTime<Utc>,
+    bound: std::time::Duration,
+) -> Option<ScanResult> {
+    let service = checks::service(&job.service)?;
+    let reason = format!(
+        "Error: time bound exceeded (the job did not finish within {} s); retried on the next scan",
+        bound.as_secs()
+    );
+    let results = service
+        .checks
+        .iter()
+        .map(|c| CheckResult {
+            check_id: c.meta.id.to_string(),
+            status: checks::CheckStatus::Error,
+            reason: reason.clone(),
+            missing_permission: None,
+            findings: Vec::new(),
+        })
+        .collect();
+    Some(result_of(
+        ctx,
+        job,
+        started_at,
+        ArmUsage::default(),
+        results,
+        None,
+    ))
+}
+
 /// Every check ends in Error with the sign-in diagnosis; the result names the connection error
 /// unless it is a passing Entra outage.
 fn unauthenticated_result(

@@ -36,7 +36,17 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     #[error("internal error")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ApiError {
+    /// Store outcomes that are the caller's business keep their meaning through `anyhow`.
+    fn from(e: anyhow::Error) -> Self {
+        match e.downcast::<shared::store::StoreError>() {
+            Ok(store) => store.into(),
+            Err(other) => ApiError::Internal(other),
+        }
+    }
 }
 
 impl ApiError {
@@ -56,7 +66,16 @@ impl From<axum::extract::rejection::QueryRejection> for ApiError {
 
 impl From<shared::store::StoreError> for ApiError {
     fn from(e: shared::store::StoreError) -> Self {
-        ApiError::Internal(e.into())
+        use shared::store::StoreError;
+        match e {
+            StoreError::DuplicateSubscription { .. } => ApiError::field(
+                "subscription_id",
+                "this organization already has a connection for this subscription",
+            ),
+            // Deleted meanwhile: as if it had never been there.
+            StoreError::Gone { .. } => ApiError::NotFound,
+            other => ApiError::Internal(other.into()),
+        }
     }
 }
 

@@ -72,6 +72,17 @@ impl Broker {
             .is_some_and(|c| c.status().connected())
     }
 
+    /// Whether the broker has blocked this connection's publishes (a memory or disk alarm).
+    /// Publishes then wait, so readiness and metrics report it rather than letting it look like
+    /// a hang.
+    pub async fn is_blocked(&self) -> bool {
+        self.connection
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(|c| c.status().blocked())
+    }
+
     /// A fresh channel on a live connection, reconnecting first if needed.
     pub async fn channel(&self) -> Result<Channel, BrokerError> {
         let mut guard = self.connection.lock().await;

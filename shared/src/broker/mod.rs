@@ -4,6 +4,7 @@
 
 pub mod connection;
 pub mod consumer;
+pub mod hold;
 pub mod publisher;
 pub mod topology;
 

@@ -92,7 +92,7 @@ impl Publisher {
 
     async fn try_publish(&self, outgoing: &Outgoing) -> Result<(), BrokerError> {
         let channel = self.confirm_channel().await?;
-        let result = async {
+        let publish = async {
             let confirm = channel
                 .basic_publish(
                     outgoing.exchange.as_str().into(),
@@ -107,8 +107,23 @@ impl Publisher {
                 .await?
                 .await?;
             Ok::<_, lapin::Error>(confirm)
-        }
-        .await;
+        };
+        // A broker under a resource alarm holds publishes without answering; waiting forever
+        // would hold the job (or request) that is being answered. A confirm that does not come
+        // in time is a failed attempt, retried on a fresh channel.
+        let result = match tokio::time::timeout(CONFIRM_TIMEOUT, publish).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.reset().await;
+                return Err(BrokerError::NotConfirmed {
+                    routing_key: outgoing.routing_key.clone(),
+                    reason: format!(
+                        "no confirm within {} s (is the broker blocked by a resource alarm?)",
+                        CONFIRM_TIMEOUT.as_secs()
+                    ),
+                });
+            }
+        };
         let not_confirmed = |reason: String| BrokerError::NotConfirmed {
             routing_key: outgoing.routing_key.clone(),
             reason,
@@ -160,6 +175,9 @@ impl Publisher {
         *self.channel.lock().await = None;
     }
 }
+
+/// How long one publish waits for the broker's confirm before the attempt counts as failed.
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Adds a header (string value) to AMQP properties.
 pub fn with_header(properties: BasicProperties, key: &str, value: &str) -> BasicProperties {

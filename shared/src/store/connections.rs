@@ -209,6 +209,31 @@ impl Store {
     pub async fn create_connection(&self, record: &ConnectionRecord) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         let json = serde_json::to_string(record)?;
+        // One connection per (organization, subscription), also under concurrent creates: the
+        // first to claim the subscription wins. A claim left by a connection that no longer
+        // exists is taken over.
+        let owner_key = self
+            .keys
+            .subscription_owner(&record.organization_id, &record.subscription_id);
+        let claimed: Option<String> = redis::cmd("SET")
+            .arg(&owner_key)
+            .arg(record.id.to_string())
+            .arg("NX")
+            .query_async(&mut conn)
+            .await?;
+        if claimed.is_none() {
+            let holder: Option<String> = conn.get(&owner_key).await?;
+            let live = match holder.as_deref().and_then(|h| Uuid::parse_str(h).ok()) {
+                Some(id) => conn.exists(self.keys.record(id)).await?,
+                None => false,
+            };
+            if live {
+                return Err(StoreError::DuplicateSubscription {
+                    existing: holder.unwrap_or_default(),
+                });
+            }
+            let _: () = conn.set(&owner_key, record.id.to_string()).await?;
+        }
         let _: () = redis::pipe()
             .atomic()
             .set(self.keys.record(record.id), json)
@@ -233,10 +258,18 @@ impl Store {
     /// Replaces a connection record (e.g. a rotated secret).
     pub async fn update_connection(&self, record: &ConnectionRecord) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let _: () = conn
-            .set(self.keys.record(record.id), serde_json::to_string(record)?)
+        let key = self.keys.record(record.id);
+        // XX: only while the record exists, so an update racing a delete cannot resurrect it.
+        let written: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(serde_json::to_string(record)?)
+            .arg("XX")
+            .query_async(&mut conn)
             .await?;
-        Ok(())
+        match written {
+            Some(_) => Ok(()),
+            None => Err(StoreError::Gone { key }),
+        }
     }
 
     pub async fn connection(&self, id: Uuid) -> Result<Option<ConnectionRecord>, StoreError> {
@@ -322,6 +355,17 @@ impl Store {
             redis::Cmd::zrem(self.keys.schedule(), record.id.to_string()),
             redis::Cmd::hdel(self.keys.schedule_claims(), record.id.to_string()),
         ])
+        .await?;
+        // Free the subscription for a new connection, unless another one holds it already.
+        let _: i64 = redis::Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+        )
+        .key(
+            self.keys
+                .subscription_owner(&record.organization_id, &record.subscription_id),
+        )
+        .arg(record.id.to_string())
+        .invoke_async(&mut conn)
         .await?;
         Ok(())
     }

@@ -88,6 +88,16 @@ impl Keys {
         self.conn(id, &format!("scan:{scan_id}"))
     }
 
+    /// String: the id of the organization's connection for a subscription (one per
+    /// subscription, claimed atomically at creation).
+    pub fn subscription_owner(&self, organization_id: &str, subscription_id: &str) -> String {
+        format!(
+            "{}org:{{{organization_id}}}:subscription:{}",
+            self.prefix,
+            subscription_id.to_ascii_lowercase()
+        )
+    }
+
     /// Set of an organization's connection ids.
     pub fn organization_connections(&self, organization_id: &str) -> String {
         format!("{}org:{{{organization_id}}}:connections", self.prefix)

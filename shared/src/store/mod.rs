@@ -7,6 +7,7 @@
 
 mod audit;
 mod connections;
+mod enqueue;
 mod keys;
 mod redis_conn;
 mod results;
@@ -38,6 +39,20 @@ pub enum StoreError {
     Corrupt { key: String, reason: String },
     #[error("cannot encode a value: {0}")]
     Encode(#[from] serde_json::Error),
+    /// The organization already has a connection for this subscription.
+    #[error("this organization already has a connection for this subscription ({existing})")]
+    DuplicateSubscription { existing: String },
+    /// The record was deleted meanwhile (an update after a delete must not bring it back).
+    #[error("{key} no longer exists")]
+    Gone { key: String },
+}
+
+impl StoreError {
+    /// Whether the store could not be reached (a restart, a failover, the network), as opposed
+    /// to a value it holds or was given being wrong: worth retrying the same operation.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Redis(_))
+    }
 }
 
 /// How long history and ingestion records are kept.

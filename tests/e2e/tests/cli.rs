@@ -239,3 +239,55 @@ async fn operators_and_customers_use_the_cli() {
     );
     fleet.shutdown().await.expect("cleanup");
 }
+
+/// `scheduler catalogue --json` prints the whole catalogue offline: no API, broker or store is
+/// reachable at the addresses given, and it still answers with every service and check, each
+/// with its frameworks, permissions and collections, exactly as the catalogue holds them.
+#[test]
+fn the_catalogue_command_works_offline() {
+    let output = std::process::Command::new(scheduler_binary())
+        .args(["catalogue", "--json"])
+        .env("FLEET_API_URL", "http://127.0.0.1:9")
+        .env("FLEET_AMQP_URL", "amqp://127.0.0.1:9")
+        .env("FLEET_REDIS_URL", "redis://127.0.0.1:9")
+        .output()
+        .expect("the CLI runs");
+    assert!(output.status.success(), "{output:?}");
+    let services: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let services = services.as_array().expect("a list of services");
+    assert_eq!(services.len(), shared::checks::catalogue().len());
+    let mut checks = 0;
+    for service in services {
+        let id = service["id"].as_str().expect("service id");
+        let def = shared::checks::service(id).expect("a catalogue service");
+        let listed = service["checks"].as_array().expect("checks");
+        assert_eq!(listed.len(), def.checks.len(), "{id}");
+        for check in listed {
+            checks += 1;
+            let check_id = check["id"].as_str().expect("check id");
+            let expected = def.check(check_id).expect("a catalogue check");
+            assert_eq!(check["title"], expected.meta.title);
+            assert!(
+                !check["permissions"]
+                    .as_array()
+                    .expect("permissions")
+                    .is_empty()
+            );
+            let collections: Vec<&str> = check["collections"]
+                .as_array()
+                .expect("collections")
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            assert_eq!(collections, expected.reads(), "{check_id}");
+        }
+    }
+    assert!(checks >= 17);
+    let table = std::process::Command::new(scheduler_binary())
+        .arg("catalogue")
+        .output()
+        .expect("the CLI runs");
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("storage.min_tls_12") && text.contains("CIS Foundations 6.0.0 9.3.6"));
+    assert!(text.contains(&format!("{checks} checks")), "{text}");
+}

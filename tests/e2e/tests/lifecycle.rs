@@ -18,6 +18,7 @@ async fn a_stopping_worker_finishes_running_jobs_and_takes_no_new_ones() {
         scenario,
         FleetOptions {
             workers: 0,
+            scan_on_create: false,
             ..FleetOptions::default()
         },
     )
@@ -30,8 +31,16 @@ async fn a_stopping_worker_finishes_running_jobs_and_takes_no_new_ones() {
         None,
     ));
 
-    let (id, scan) = fleet.create_demo_connection(&secret).await.expect("create");
-    let scan = scan.expect("first scan");
+    let (id, _) = fleet.create_demo_connection(&secret).await.expect("create");
+    // Two jobs, as many as the worker runs at once.
+    let scan = fleet
+        .rescan(id, Some(&["storage", "nsg"]))
+        .await
+        .expect("rescan");
+    wait_until("both jobs published", Duration::from_secs(10), || async {
+        fleet.store.is_enqueued(id, scan).await.unwrap_or(false)
+    })
+    .await;
     // Wait until the worker is inside both jobs (its ARM calls are under way), then stop it.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while fleet.emulator.counters().total < 2 {

@@ -224,9 +224,10 @@ async fn one_trace_spans_api_scheduler_worker_and_ingest_and_metrics_move() {
         2.0
     );
     assert_eq!(s("fleet_scans_completed_total", &[]), 2.0);
+    // The first scan is requested through the rescan queue too.
     assert_eq!(
         s("fleet_rescan_requests_total", &[("outcome", "enqueued")]),
-        1.0
+        2.0
     );
     assert_eq!(s("fleet_validations_total", &[("state", "connected")]), 1.0);
     assert!(
