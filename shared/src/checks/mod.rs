@@ -26,6 +26,8 @@ mod rule_examples;
 pub mod securitycenter;
 pub mod source;
 pub mod storage;
+#[cfg(test)]
+mod testing;
 
 use std::fmt;
 

@@ -5,15 +5,11 @@ use serde_json::{Value, json};
 
 use super::plans::{ENDPOINT_SETTING, SERVER_COMPONENTS};
 use super::*;
+use crate::checks::testing::{list_items as items, names_with};
 use crate::checks::{CheckStatus, Dataset, EvalContext, FetchError, ListOutcome, run_check};
 use crate::messages::{CheckResult, FindingStatus};
 
 const SUB: &str = "20ff7fc3-e762-44dd-bd96-b71116dcdc23";
-
-fn items(text: &str) -> Vec<Value> {
-    let body: Value = serde_json::from_str(text).expect("fixture is JSON");
-    body["value"].as_array().expect("a list body").clone()
-}
 
 fn pricings() -> Vec<Value> {
     items(include_str!("fixtures/pricings.json"))
@@ -40,12 +36,7 @@ fn run(id: &str, ds: &Dataset) -> CheckResult {
 }
 
 fn named(result: &CheckResult, status: FindingStatus) -> Vec<&str> {
-    let mut names: Vec<&str> = result
-        .findings
-        .iter()
-        .filter(|f| f.status == status)
-        .map(|f| f.resource_name.as_str())
-        .collect();
+    let mut names = names_with(result, status);
     names.sort_unstable();
     names
 }

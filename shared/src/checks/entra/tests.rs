@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::identity::AZURE_MANAGEMENT_APP;
 use super::*;
+use crate::checks::testing::{list_items as list, names_with, run_over};
 use crate::checks::{CheckStatus, Dataset, EvalContext, FetchError, ListOutcome, run_check};
 use crate::messages::{CheckResult, FindingStatus};
 
@@ -14,10 +15,6 @@ const SUB: &str = "20ff7fc3-e762-44dd-bd96-b71116dcdc23";
 
 fn body(text: &str) -> Value {
     serde_json::from_str(text).expect("fixture is JSON")
-}
-
-fn list(text: &str) -> Vec<Value> {
-    body(text)["value"].as_array().expect("a list body").clone()
 }
 
 fn defaults(enabled: bool) -> Vec<Value> {
@@ -31,16 +28,7 @@ fn policies() -> Vec<Value> {
 }
 
 fn run(id: &str, lists: &[(&str, Vec<Value>)]) -> CheckResult {
-    let mut ds = Dataset::default();
-    for (key, items) in lists {
-        ds.insert_list(key, ListOutcome::Items(items.clone()));
-    }
-    let check = SERVICE.check(id).expect("check exists");
-    run_check(
-        &SERVICE,
-        check,
-        &EvalContext::new(&ds, chrono::Utc::now(), SUB),
-    )
+    run_over(&SERVICE, id, lists, SUB)
 }
 
 #[test]
@@ -205,14 +193,7 @@ fn custom_roles_with_every_action_at_subscription_or_root_fail() {
     let roles = list(include_str!("fixtures/custom_roles.json"));
     let result = run(id, &[(CUSTOM_ROLES, roles.clone())]);
     assert_eq!(result.status, CheckStatus::Failed);
-    let names = |status| -> Vec<&str> {
-        result
-            .findings
-            .iter()
-            .filter(|f| f.status == status)
-            .map(|f| f.resource_name.as_str())
-            .collect()
-    };
+    let names = |status| names_with(&result, status);
     // `*` assignable to a resource group only is not subscription-wide.
     assert_eq!(names(FindingStatus::Failed), ["Legacy Subscription Admin"]);
     assert_eq!(

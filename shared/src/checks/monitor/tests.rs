@@ -6,15 +6,11 @@ use serde_json::{Value, json};
 
 use super::alerts::{OPERATIONS, alert_covers};
 use super::*;
-use crate::checks::{CheckStatus, Dataset, EvalContext, ListOutcome, run_check};
+use crate::checks::CheckStatus;
+use crate::checks::testing::{list_items as items, run_over};
 use crate::messages::{CheckResult, FindingStatus};
 
 const SUB: &str = "187f412d-1758-44d9-b052-169e2564721d";
-
-fn items(text: &str) -> Vec<Value> {
-    let body: Value = serde_json::from_str(text).expect("fixture is JSON");
-    body["value"].as_array().expect("a list body").clone()
-}
 
 fn settings() -> Vec<Value> {
     items(include_str!("fixtures/activity_log_settings.json"))
@@ -29,16 +25,7 @@ fn accounts() -> Vec<Value> {
 }
 
 fn run(id: &str, lists: &[(&str, Vec<Value>)]) -> CheckResult {
-    let mut ds = Dataset::default();
-    for (key, list) in lists {
-        ds.insert_list(key, ListOutcome::Items(list.clone()));
-    }
-    let check = SERVICE.check(id).expect("check exists");
-    run_check(
-        &SERVICE,
-        check,
-        &EvalContext::new(&ds, chrono::Utc::now(), SUB),
-    )
+    run_over(&SERVICE, id, lists, SUB)
 }
 
 #[test]

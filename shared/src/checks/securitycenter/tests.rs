@@ -6,30 +6,19 @@ use serde_json::{Value, json};
 
 use super::contacts::{EMAILS_RULE, OWNERS_RULE};
 use super::*;
+use crate::checks::CheckStatus;
 use crate::checks::rule_examples::check_rule;
-use crate::checks::{CheckStatus, Dataset, EvalContext, ListOutcome, run_check};
+use crate::checks::testing::{list_items as items, names_with, run_over};
 use crate::messages::{CheckResult, FindingStatus};
 
 const SUB: &str = "20ff7fc3-e762-44dd-bd96-b71116dcdc23";
-
-fn items(text: &str) -> Vec<Value> {
-    let body: Value = serde_json::from_str(text).expect("fixture is JSON");
-    body["value"].as_array().expect("a list body").clone()
-}
 
 fn contacts() -> Vec<Value> {
     items(include_str!("fixtures/contacts.json"))
 }
 
 fn run(id: &str, key: &str, list: Vec<Value>) -> CheckResult {
-    let mut ds = Dataset::default();
-    ds.insert_list(key, ListOutcome::Items(list));
-    let check = SERVICE.check(id).expect("check exists");
-    run_check(
-        &SERVICE,
-        check,
-        &EvalContext::new(&ds, chrono::Utc::now(), SUB),
-    )
+    run_over(&SERVICE, id, &[(key, list)], SUB)
 }
 
 fn contact_with(path: &[&str], value: Option<Value>) -> Vec<Value> {
@@ -172,14 +161,7 @@ fn system_updates_gives_one_finding_per_assessed_machine() {
         items(include_str!("fixtures/assessments.json")),
     );
     assert_eq!(result.status, CheckStatus::Failed);
-    let names = |status: FindingStatus| -> Vec<&str> {
-        result
-            .findings
-            .iter()
-            .filter(|f| f.status == status)
-            .map(|f| f.resource_name.as_str())
-            .collect()
-    };
+    let names = |status| names_with(&result, status);
     assert_eq!(names(FindingStatus::Passed), ["vm-web-01"]);
     assert_eq!(names(FindingStatus::Failed), ["vm-batch-02"]);
     assert_eq!(names(FindingStatus::NotApplicable), ["vm-off-03"]);
