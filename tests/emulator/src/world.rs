@@ -231,3 +231,56 @@ impl SubscriptionEntry {
         providers
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUB: &str = "00000000-0000-0000-0000-0000000000a1";
+
+    fn list(world: &World, path: &str) -> Vec<String> {
+        let Target::Provider(provider) = Target::parse(&ArmPath::parse(path)) else {
+            panic!("{path} is a provider path");
+        };
+        world
+            .subscription(SUB)
+            .expect("subscription")
+            .list(&provider)
+            .iter()
+            .filter_map(|r| r["id"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn assessments_of_every_resource_are_listed_at_subscription_scope_but_not_other_extensions() {
+        let vm = format!(
+            "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"
+        );
+        let assessment = format!("{vm}/providers/Microsoft.Security/assessments/key1");
+        let vm_setting = format!("{vm}/providers/Microsoft.Insights/diagnosticSettings/d1");
+        let sub_setting =
+            format!("/subscriptions/{SUB}/providers/Microsoft.Insights/diagnosticSettings/d2");
+        let scenario = Scenario::from_json(
+            &serde_json::json!({"subscriptions": [{"id": SUB, "tenant_id": "t", "resources": [
+                {"id": vm}, {"id": assessment}, {"id": vm_setting}, {"id": sub_setting}
+            ]}]})
+            .to_string(),
+        )
+        .expect("scenario");
+        let world = World::new(scenario).expect("world");
+        assert_eq!(
+            list(
+                &world,
+                &format!("/subscriptions/{SUB}/providers/Microsoft.Security/assessments")
+            ),
+            [assessment]
+        );
+        assert_eq!(
+            list(
+                &world,
+                &format!("/subscriptions/{SUB}/providers/Microsoft.Insights/diagnosticSettings")
+            ),
+            [sub_setting]
+        );
+    }
+}
