@@ -242,3 +242,8 @@ fn a_refused_or_unregistered_pricings_list_decides_every_plan_check() {
         CheckStatus::NotApplicable
     );
 }
+
+#[test]
+fn plans_and_settings_are_never_region_filtered() {
+    assert!(SERVICE.collections.iter().all(|c| !c.regional));
+}

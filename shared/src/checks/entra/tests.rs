@@ -254,3 +254,8 @@ fn without_graph_permissions_every_graph_check_names_the_permission() {
         assert!(permissions.contains(&p), "{p}");
     }
 }
+
+#[test]
+fn tenant_wide_data_is_never_region_filtered() {
+    assert!(SERVICE.collections.iter().all(|c| !c.regional));
+}

@@ -169,3 +169,14 @@ fn alerts_are_judged_per_operation_from_the_table() {
     assert!(alert_covers(&alert, OPERATIONS[0], SUB));
     assert!(!alert_covers(&alert, OPERATIONS[0], "another-subscription"));
 }
+
+#[test]
+fn only_workspaces_follow_the_region_selection() {
+    let regional: Vec<&str> = SERVICE
+        .collections
+        .iter()
+        .filter(|c| c.regional)
+        .map(|c| c.key)
+        .collect();
+    assert_eq!(regional, [WORKSPACES]);
+}

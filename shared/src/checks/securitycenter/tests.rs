@@ -178,3 +178,8 @@ fn system_updates_gives_one_finding_per_assessed_machine() {
     assert_eq!(result.status, CheckStatus::NotApplicable);
     assert_eq!(result.reason, "No machine has a system-updates assessment");
 }
+
+#[test]
+fn subscription_settings_are_never_region_filtered() {
+    assert!(SERVICE.collections.iter().all(|c| !c.regional));
+}
