@@ -117,7 +117,8 @@ pub fn uncovered(
         .collect()
 }
 
-fn has_destination(setting: &Value) -> bool {
+/// Whether a setting sends to any destination (a setting without one exports nothing).
+pub(crate) fn has_destination(setting: &Value) -> bool {
     DESTINATIONS
         .iter()
         .any(|path| props::prop_str(setting, path).is_some_and(|v| !v.trim().is_empty()))

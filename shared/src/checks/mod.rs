@@ -19,18 +19,21 @@ pub mod appgw;
 pub mod appservice;
 pub mod automation;
 pub mod bastion;
-pub mod containerapps;
 pub mod blob;
+pub mod containerapps;
 pub mod cosmos;
 pub mod dataset;
 pub mod db_servers;
+pub mod defender;
 pub mod diagnostics;
+pub mod entra;
 pub mod eventgrid;
 pub mod eventhub;
 pub mod framework;
 pub mod frontdoor;
 pub mod lb;
 pub mod media;
+pub mod monitor;
 pub mod mysql;
 pub mod nsg;
 pub mod postgres;
@@ -40,15 +43,16 @@ pub mod region;
 pub mod rule;
 #[cfg(test)]
 mod rule_examples;
+pub mod securitycenter;
 pub mod servicebus;
 pub mod source;
 pub mod sqldb;
 pub mod sqlserver;
 pub mod storage;
-pub mod vm;
-pub mod vmss;
 #[cfg(test)]
 mod testing;
+pub mod vm;
+pub mod vmss;
 
 use std::fmt;
 
@@ -300,7 +304,7 @@ impl ServiceDef {
 /// Every service the fleet scans, in a fixed order (the list is explicit so that it is
 /// greppable and deterministic).
 pub fn catalogue() -> &'static [ServiceDef] {
-    static SERVICES: [ServiceDef; 26] = [
+    static SERVICES: [ServiceDef; 30] = [
         nsg::SERVICE,
         storage::SERVICE,
         appgw::SERVICE,
@@ -327,6 +331,10 @@ pub fn catalogue() -> &'static [ServiceDef] {
         cosmos::SERVICE,
         redis::SERVICE,
         blob::SERVICE,
+        defender::SERVICE,
+        securitycenter::SERVICE,
+        monitor::SERVICE,
+        entra::SERVICE,
     ];
     &SERVICES
 }

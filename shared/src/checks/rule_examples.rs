@@ -93,7 +93,7 @@ fn with_example(mut value: Value, path: &str, example: Example) -> Value {
 }
 
 /// Checks one rule; returns every problem found.
-pub(super) fn check_rule(service: &ServiceDef, id: &str, rule: &Rule) -> Vec<String> {
+pub(crate) fn check_rule(service: &ServiceDef, id: &str, rule: &Rule) -> Vec<String> {
     let mut problems = Vec::new();
     if rule.pass_examples.is_empty() || rule.fail_examples.is_empty() {
         problems.push(format!("{id}: needs pass and fail examples"));

@@ -128,7 +128,16 @@ async fn demo_scan_matches_the_scenario_check_by_check() {
             .iter()
             .filter(|(k, _)| k.starts_with("GET /subscriptions"))
             .filter(|(k, _)| {
-                let is_validation = k.contains("Microsoft.Authorization")
+                // Validation reads the principal's permissions, its role assignments and its
+                // roles by id; scans read other Microsoft.Authorization lists (policy
+                // assignments, custom role definitions).
+                let is_validation = [
+                    "Microsoft.Authorization/permissions",
+                    "Microsoft.Authorization/roleAssignments",
+                    "Microsoft.Authorization/roleDefinitions/",
+                ]
+                .iter()
+                .any(|p| k.contains(p))
                     || **k == format!("GET /subscriptions/{sub}");
                 is_validation == validation
             })
@@ -141,6 +150,7 @@ async fn demo_scan_matches_the_scenario_check_by_check() {
         calls(true),
         calls(false)
     );
+    // The demo subscription pages by 2, so a list of n items is ceil(n/2) calls.
     // Storage: 2 list pages + 2 file services; NSG: 3 + 1 + 2 list pages + 2 flow-log lists.
     // Network and edge (48, lists at 2 items a page, children only for in-scope parents that
     // can have them): appgw 2 + 2; frontdoor 2 + 2 pages + 4 child lists for each of the 2
@@ -156,7 +166,16 @@ async fn demo_scan_matches_the_scenario_check_by_check() {
     // PostgreSQL 2 + 3 configuration pages x 3 + 2 firewall lists + 1 = 14; MySQL 2 + 2 x 3 + 2
     // + 1 = 11; Cosmos DB 2; Redis 2; Blob 2 + 3 blob services + 1 container list + 3
     // diagnostic-settings lists = 9.
-    assert_eq!(calls(false), 12 + 48 + 42 + 73, "{:#?}", counters.by_endpoint);
+    // Defender: 7 pricing pages (13 plans) + 2 setting pages; Security Center: 1 contact page +
+    // 1 policy-assignment page + 2 assessment pages; Monitor: 1 activity-log setting page + 2
+    // alert pages + 2 workspace pages + 2 storage pages (the log account's join); Entra ID: 1
+    // custom-role page.
+    assert_eq!(
+        calls(false),
+        12 + 48 + 42 + 73 + 9 + 4 + 7 + 1,
+        "{:#?}",
+        counters.by_endpoint
+    );
     // Subscription, permissions, role assignments, and the custom role's name.
     assert_eq!(calls(true), 4, "{:#?}", counters.by_endpoint);
     assert!(

@@ -11,6 +11,12 @@ use crate::resource_path::{ArmPath, ProviderPath, Target};
 use crate::scenario::{Application, Scenario, Subscription, Tenant, resource_id};
 use crate::throttle::{ProviderLimit, Throttling};
 
+/// Extension resource types whose subscription-wide list returns the extensions of every
+/// resource in the subscription, not only those on the subscription itself: Defender for
+/// Cloud's `GET /subscriptions/{s}/providers/Microsoft.Security/assessments` lists the
+/// assessments of every assessed resource.
+const SUBSCRIPTION_WIDE_EXTENSIONS: [&str; 1] = ["microsoft.security/assessments"];
+
 /// The scenario with lookup keys.
 pub(crate) struct World {
     pub(crate) token_lifetime_seconds: u64,
@@ -37,6 +43,8 @@ struct StoredResource {
     collection_key: String,
     type_key: String,
     top_level: bool,
+    /// An extension resource that its type's subscription-wide list also returns.
+    listed_by_subscription: bool,
     /// The provider namespace, as the id spells it.
     namespace: String,
     /// The type without namespace, e.g. `storageAccounts/fileServices`.
@@ -71,6 +79,10 @@ impl World {
                     collection_key: provider.collection_key(),
                     type_key: provider.full_type().to_lowercase(),
                     top_level: provider.is_top_level(),
+                    listed_by_subscription: !provider.is_at_subscription_or_group()
+                        && provider.tail().len() == 2
+                        && SUBSCRIPTION_WIDE_EXTENSIONS
+                            .contains(&provider.full_type().to_lowercase().as_str()),
                     namespace: provider.namespace.clone(),
                     relative_type: provider.relative_type(),
                     body,
@@ -149,7 +161,8 @@ impl SubscriptionEntry {
             .iter()
             .filter(|resource| {
                 resource.collection_key == key
-                    || (resource.top_level && wide_type.as_ref() == Some(&resource.type_key))
+                    || ((resource.top_level || resource.listed_by_subscription)
+                        && wide_type.as_ref() == Some(&resource.type_key))
             })
             .map(|resource| &resource.body)
             .collect()
@@ -216,5 +229,58 @@ impl SubscriptionEntry {
             }
         }
         providers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUB: &str = "00000000-0000-0000-0000-0000000000a1";
+
+    fn list(world: &World, path: &str) -> Vec<String> {
+        let Target::Provider(provider) = Target::parse(&ArmPath::parse(path)) else {
+            panic!("{path} is a provider path");
+        };
+        world
+            .subscription(SUB)
+            .expect("subscription")
+            .list(&provider)
+            .iter()
+            .filter_map(|r| r["id"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn assessments_of_every_resource_are_listed_at_subscription_scope_but_not_other_extensions() {
+        let vm = format!(
+            "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"
+        );
+        let assessment = format!("{vm}/providers/Microsoft.Security/assessments/key1");
+        let vm_setting = format!("{vm}/providers/Microsoft.Insights/diagnosticSettings/d1");
+        let sub_setting =
+            format!("/subscriptions/{SUB}/providers/Microsoft.Insights/diagnosticSettings/d2");
+        let scenario = Scenario::from_json(
+            &serde_json::json!({"subscriptions": [{"id": SUB, "tenant_id": "t", "resources": [
+                {"id": vm}, {"id": assessment}, {"id": vm_setting}, {"id": sub_setting}
+            ]}]})
+            .to_string(),
+        )
+        .expect("scenario");
+        let world = World::new(scenario).expect("world");
+        assert_eq!(
+            list(
+                &world,
+                &format!("/subscriptions/{SUB}/providers/Microsoft.Security/assessments")
+            ),
+            [assessment]
+        );
+        assert_eq!(
+            list(
+                &world,
+                &format!("/subscriptions/{SUB}/providers/Microsoft.Insights/diagnosticSettings")
+            ),
+            [sub_setting]
+        );
     }
 }
