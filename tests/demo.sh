@@ -55,7 +55,7 @@ export FLEET_SECRET_KEYS="demo:$(head -c 32 /dev/urandom | base64)"
 export FLEET_RESULT_KEYS="demo:$(head -c 32 /dev/urandom | base64)"
 # The emulator is a cloud the operator registers (on loopback, which it must allow explicitly);
 # connections name it, they never carry endpoints.
-export FLEET_CLOUDS="{\"emulator\":{\"authority_host\":\"$emulator\",\"resource_manager\":\"$emulator\",\"arm_audience\":\"https://management.azure.com/\",\"throttle_model\":\"token_bucket\",\"allow_private_addresses\":true}}"
+export FLEET_CLOUDS="{\"emulator\":{\"authority_host\":\"$emulator\",\"resource_manager\":\"$emulator\",\"graph\":\"$emulator\",\"arm_audience\":\"https://management.azure.com/\",\"throttle_model\":\"token_bucket\",\"allow_private_addresses\":true}}"
 export FLEET_OPERATOR_TOKEN="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 export FLEET_API_TOKEN="$FLEET_OPERATOR_TOKEN"
 export FLEET_EXTRA_CA_FILE="$run_dir/ca.pem"

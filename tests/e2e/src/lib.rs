@@ -129,6 +129,8 @@ pub fn clouds_json(base_url: &str) -> String {
         EMULATOR_CLOUD: {
             "authority_host": base_url,
             "resource_manager": base_url,
+            // It serves Microsoft Graph v1.0 on the same host, for the Entra ID checks.
+            "graph": base_url,
             // The emulator stands in for the public cloud's Resource Manager, so its tokens carry
             // that audience (a registered cloud chooses its own, as Azure Stack Hub does).
             "arm_audience": "https://management.azure.com/",
