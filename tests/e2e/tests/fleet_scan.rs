@@ -180,8 +180,8 @@ async fn demo_scan_matches_the_scenario_check_by_check() {
     // Subscription, permissions, role assignments, and the custom role's name.
     assert_eq!(calls(true), 4, "{:#?}", counters.by_endpoint);
     assert!(
-        tokens <= 3,
-        "one token per principal per process (scheduler + 2 workers): {tokens}"
+        tokens <= 6,
+        "one ARM and at most one Graph token per principal per process (scheduler + 2 workers): {tokens}"
     );
 
     fleet.shutdown().await.expect("cleanup");
