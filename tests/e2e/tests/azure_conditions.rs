@@ -23,7 +23,8 @@ fn scenario_with(
 async fn a_scan_that_meets_429s_and_5xx_finishes_with_every_check_evaluated() {
     let (scenario, secret) = demo_with_unique_secret();
     let raw = serde_json::to_value(&scenario).expect("json");
-    // A bucket of 4 reads refilled at 4/s (Azure's is 250 at 25/s), and flaky gateways.
+    // A bucket of 10 reads refilled at 20/s (Azure's is 250 at 25/s) for the ~200 reads of the
+    // 30 services' demo scan, and flaky gateways.
     let raw = {
         let mut r = raw;
         r["faults"] = serde_json::json!([
@@ -36,7 +37,7 @@ async fn a_scan_that_meets_429s_and_5xx_finishes_with_every_check_evaluated() {
     let scenario = scenario_with(
         raw,
         "throttling",
-        serde_json::json!({"enabled": true, "bucket": 4, "refill_per_second": 4.0}),
+        serde_json::json!({"enabled": true, "bucket": 10, "refill_per_second": 20.0}),
     );
     let fleet = Fleet::start(scenario, FleetOptions::default())
         .await
@@ -53,10 +54,12 @@ async fn a_scan_that_meets_429s_and_5xx_finishes_with_every_check_evaluated() {
         "the scan met server errors and 429s"
     );
     let latest = fleet.store.latest_results(id).await.expect("results");
-    assert!(
-        latest.iter().all(|r| r.result.status != CheckStatus::Error),
-        "no check ended in Error"
-    );
+    let errors: Vec<String> = latest
+        .iter()
+        .filter(|r| r.result.status == CheckStatus::Error)
+        .map(|r| format!("{}: {}", r.result.check_id, r.result.reason))
+        .collect();
+    assert!(errors.is_empty(), "no check ended in Error: {errors:#?}");
     let mismatches = compare_with_expectations(&latest, &demo_scenario_json()["expectations"]);
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
     fleet.shutdown().await.expect("cleanup");
@@ -112,7 +115,11 @@ async fn an_expired_secret_moves_the_connection_to_client_secret_expired() {
         .expect("status");
     assert_eq!(status.state, ConnectionState::ClientSecretExpired);
     let diagnosis = status.diagnosis.expect("diagnosis");
-    assert!(diagnosis.summary.contains("AADSTS7000222"), "{diagnosis:?}");
+    // A registered (non-built-in) cloud's own words are never shown; the class is.
+    assert!(
+        diagnosis.summary.contains("expired_secret"),
+        "{diagnosis:?}"
+    );
     assert!(
         diagnosis.remediation.contains("new secret"),
         "{diagnosis:?}"
