@@ -108,7 +108,7 @@ async fn each_way_validation_fails_gets_its_status_and_diagnosis() {
             &ids["sub"],
             "not-the-secret",
             "authentication_failed",
-            "AADSTS7000215",
+            "wrong_secret",
         ),
         (
             "expired-secret",
@@ -117,7 +117,7 @@ async fn each_way_validation_fails_gets_its_status_and_diagnosis() {
             &ids["sub"],
             GOOD,
             "client_secret_expired",
-            "AADSTS7000222",
+            "expired_secret",
         ),
         (
             "unknown-tenant",
@@ -126,7 +126,7 @@ async fn each_way_validation_fails_gets_its_status_and_diagnosis() {
             &ids["sub"],
             GOOD,
             "tenant_not_found",
-            "AADSTS90002",
+            "tenant_not_found",
         ),
         (
             "unknown-app",
@@ -135,7 +135,7 @@ async fn each_way_validation_fails_gets_its_status_and_diagnosis() {
             &ids["sub"],
             GOOD,
             "application_not_found",
-            "AADSTS700016",
+            "app_not_found",
         ),
         (
             "disabled-app",
@@ -144,7 +144,7 @@ async fn each_way_validation_fails_gets_its_status_and_diagnosis() {
             &ids["sub"],
             GOOD,
             "application_disabled",
-            "AADSTS7000112",
+            "app_disabled",
         ),
         (
             "disabled-sub",

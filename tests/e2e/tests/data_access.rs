@@ -92,7 +92,8 @@ async fn a_role_without_microsoft_sql_denies_only_the_sql_checks() {
                 matches!(status, Some(CheckStatus::Passed | CheckStatus::Failed)),
                 "{check_id}: {status:?}"
             );
-        } else {
+        } else if check_id != "entra.no_custom_owner_roles" {
+            // (That one reads the role definitions, which this test replaces.)
             same.insert(check_id.clone(), expected.clone());
         }
     }
