@@ -14,10 +14,12 @@ use std::sync::Arc;
 
 use lapin::message::Delivery;
 use shared::broker::hold::{Held, MAX_HOLD, retry_in_place};
-use shared::broker::{Broker, ConsumerSpec, Publisher, ack, dead_letter, requeue, serve_queue};
+use shared::broker::{
+    Broker, ConsumerSpec, Publisher, ack, dead_letter, requeue, serve_queue, signature_of,
+};
 use shared::messages::{ScanResult, decode};
-use shared::signing::{SIGNATURE_HEADER, SigningKeys};
-use shared::store::{IngestOutcome, Store, StoreError};
+use shared::signing::SigningKeys;
+use shared::store::{IngestOutcome, Staged, Store, StoreError};
 
 use crate::metrics::SchedulerMetrics;
 use tokio_util::sync::CancellationToken;
@@ -129,6 +131,44 @@ async fn handle(
                 return;
             }
         }
+        // A piece of a bigger result waits in staging for the others; the last one in brings
+        // the combined result (see `shared::fragments`).
+        let staged_job = result.fragment.map(|_| (result.connection_id, result.job_id));
+        let result = match result.fragment {
+            None => result,
+            Some(fragment) => match stage(store, &result, fragment).await {
+                Ok(Piece::Combined(combined)) => *combined,
+                Ok(Piece::Waiting) => {
+                    tracing::debug!(?fragment, "result piece staged");
+                    ack(delivery).await;
+                    count("staged");
+                    return;
+                }
+                Ok(Piece::AlreadyIngested) => {
+                    tracing::info!("piece of a result already ingested; nothing changed");
+                    ack(delivery).await;
+                    count("duplicate");
+                    return;
+                }
+                Ok(Piece::Refused(reason)) => {
+                    dead_letter(
+                        publisher,
+                        queue,
+                        delivery,
+                        &format!("refused result piece: {reason}"),
+                    )
+                    .await;
+                    count("refused");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "store unavailable for too long; returning the result");
+                    requeue(delivery).await;
+                    count("requeued");
+                    return;
+                }
+            },
+        };
         let held = retry_in_place(
             "result ingestion",
             MAX_HOLD,
@@ -152,11 +192,13 @@ async fn handle(
                 count("refused");
             }
             Ok(IngestOutcome::Duplicate) => {
+                drop_staged(store, staged_job).await;
                 tracing::info!("result already ingested; nothing changed");
                 ack(delivery).await;
                 count("duplicate");
             }
             Ok(IngestOutcome::Applied { scan_completed }) => {
+                drop_staged(store, staged_job).await;
                 tracing::info!(
                     checks = result.checks.len(),
                     scan_completed,
@@ -179,13 +221,72 @@ async fn handle(
     .await;
 }
 
-/// The signature header's value, if the message has one.
-fn signature_of(delivery: &Delivery) -> Option<String> {
-    let headers = delivery.properties.headers().as_ref()?;
-    match headers.inner().get(SIGNATURE_HEADER)? {
-        lapin::types::AMQPValue::LongString(s) => Some(s.to_string()),
-        lapin::types::AMQPValue::ShortString(s) => Some(s.to_string()),
-        _ => None,
+/// What a result piece amounts to once staged.
+enum Piece {
+    Waiting,
+    Combined(Box<ScanResult>),
+    AlreadyIngested,
+    Refused(String),
+}
+
+/// Stages one piece (holding the delivery through a store outage) and, when it was the last,
+/// combines every piece into the job's result.
+async fn stage(
+    store: &Store,
+    result: &ScanResult,
+    fragment: shared::messages::Fragment,
+) -> Result<Piece, StoreError> {
+    let held = retry_in_place(
+        "result piece",
+        MAX_HOLD,
+        StoreError::is_unavailable,
+        || async {
+            if store
+                .job_ingested(result.connection_id, result.job_id)
+                .await?
+            {
+                return Ok(None);
+            }
+            store.stage_fragment(result, fragment).await.map(Some)
+        },
+    )
+    .await;
+    let staged = match held {
+        Held::Done(outcome) => outcome?,
+        Held::GaveUp(e) => return Err(e),
+    };
+    Ok(match staged {
+        None => Piece::AlreadyIngested,
+        Some(Staged::Waiting) => Piece::Waiting,
+        Some(Staged::Refused(reason)) => Piece::Refused(reason),
+        Some(Staged::Complete(pieces)) => {
+            if let Some(odd) = pieces.iter().find(|p| {
+                p.scan_id != result.scan_id
+                    || p.service != result.service
+                    || p.organization_id != result.organization_id
+                    || p.trigger != result.trigger
+            }) {
+                return Ok(Piece::Refused(format!(
+                    "the pieces of job {} name different scans or services ({} vs {})",
+                    result.job_id,
+                    short(&odd.service),
+                    short(&result.service)
+                )));
+            }
+            match shared::fragments::combine(pieces) {
+                Some(combined) => Piece::Combined(Box::new(combined)),
+                None => Piece::Refused("no pieces to combine".into()),
+            }
+        }
+    })
+}
+
+/// Drops a combined job's staged pieces; a failure only leaves them to expire.
+async fn drop_staged(store: &Store, job: Option<(uuid::Uuid, uuid::Uuid)>) {
+    if let Some((connection, job_id)) = job
+        && let Err(e) = store.drop_staged(connection, job_id).await
+    {
+        tracing::warn!(error = %e, "staged pieces not dropped; they expire by themselves");
     }
 }
 

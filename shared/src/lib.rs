@@ -16,6 +16,7 @@ pub mod checks;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod fragments;
 pub mod messages;
 pub mod metrics;
 pub mod signals;

@@ -57,6 +57,77 @@ pub struct ScanJob {
     pub service: String,
     pub trigger: Trigger,
     pub requested_at: DateTime<Utc>,
+    /// Set on the part jobs of a service too big for one job (see [`JobPart`]); absent on the
+    /// jobs the scheduler enqueues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<JobPart>,
+}
+
+/// Most parts one job may be split into.
+pub const MAX_PARTS: u32 = 4096;
+/// Most chunks one part's result may be cut into.
+pub const MAX_CHUNKS: u32 = 1024;
+/// Default byte bound of a result message (and of a part job's carried data): RabbitMQ 4
+/// refuses messages over 16 MiB by default, and a worker or the ingester holds at most a few
+/// of these at once.
+pub const DEFAULT_MESSAGE_BYTES: usize = 1024 * 1024;
+
+/// One bounded slice of a big service's scan: the items of the collection the job was split on
+/// (`collection`), as the coordinating job listed them, plus the other lists the part's checks
+/// read. The part reads its slice's children and evaluates the checks that depend on them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct JobPart {
+    /// 1-based; part 0 is the coordinating job itself.
+    pub index: u32,
+    /// How many parts the job has, the coordinator included.
+    pub of: u32,
+    /// The collection key the job was split on, e.g. `storage.accounts`.
+    pub collection: String,
+    /// This part's items of that collection (ARM resource bodies).
+    pub items: Vec<Value>,
+    /// Other lists the part's checks read, whole.
+    #[serde(default)]
+    pub carried: Vec<CarriedList>,
+}
+
+/// A list carried by a part job so that the part does not read it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CarriedList {
+    pub collection: String,
+    pub items: Vec<Value>,
+}
+
+/// Where a result message belongs when a job's result travels in several messages: part
+/// `part` of `parts`, chunk `chunk` of `chunks` of that part's result. The ingester stages
+/// them and ingests one combined result once every chunk of every part is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Fragment {
+    pub part: u32,
+    pub parts: u32,
+    pub chunk: u32,
+    pub chunks: u32,
+}
+
+impl Fragment {
+    /// Why the numbers are not a fragment this build can stage, if they are not.
+    pub fn invalid(&self) -> Option<String> {
+        if self.parts == 0 || self.parts > MAX_PARTS {
+            return Some(format!("parts must be 1..={MAX_PARTS}, got {}", self.parts));
+        }
+        if self.chunks == 0 || self.chunks > MAX_CHUNKS {
+            return Some(format!(
+                "chunks must be 1..={MAX_CHUNKS}, got {}",
+                self.chunks
+            ));
+        }
+        if self.part >= self.parts || self.chunk >= self.chunks {
+            return Some(format!(
+                "fragment {}/{} chunk {}/{} is out of range",
+                self.part, self.parts, self.chunk, self.chunks
+            ));
+        }
+        None
+    }
 }
 
 impl Message for ScanJob {
@@ -87,6 +158,10 @@ pub struct ScanResult {
     /// connection needs its owner's attention (e.g. the client secret expired).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_error: Option<ConnectionError>,
+    /// Set when this message is one piece of the job's result (a part of a split job, or a
+    /// chunk of a result over the message bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fragment: Option<Fragment>,
 }
 
 /// Why a job could not use the connection's service principal.
@@ -308,6 +383,7 @@ impl ScanJob {
             service: service.to_string(),
             trigger,
             requested_at: Utc::now(),
+            part: None,
         }
     }
 }

@@ -85,6 +85,26 @@ pub async fn collect(
     child_concurrency: usize,
 ) -> Collected {
     let needed = needed_collections(service);
+    let mut collected = collect_roots(session, &needed, subscription_id, regions).await;
+    collect_children(
+        session,
+        service,
+        &needed,
+        &mut collected,
+        child_concurrency,
+        |_| true,
+    )
+    .await;
+    collected
+}
+
+/// The subscription lists and Graph collections among `needed`, all at once.
+pub async fn collect_roots(
+    session: &ArmSession,
+    needed: &[&'static Collection],
+    subscription_id: &str,
+    regions: &RegionFilter,
+) -> Collected {
     let mut collected = Collected::default();
 
     let lists = needed.iter().filter_map(|c| match c.source {
@@ -145,13 +165,25 @@ pub async fn collect(
         }
     }
 
-    collect_graph(session, &needed, &mut collected).await;
+    collect_graph(session, needed, &mut collected).await;
+    collected
+}
 
+/// The child collections among `needed` that `wanted` selects, for the parents already in
+/// `collected`, with at most `child_concurrency` reads at once.
+pub async fn collect_children(
+    session: &ArmSession,
+    service: &ServiceDef,
+    needed: &[&'static Collection],
+    collected: &mut Collected,
+    child_concurrency: usize,
+    wanted: impl Fn(&str) -> bool,
+) {
     // Children after their parents: a grandchild's parents are a child collection's items.
     let mut children: Vec<&Collection> = needed
         .iter()
         .copied()
-        .filter(|c| c.source.parent().is_some())
+        .filter(|c| c.source.parent().is_some() && wanted(c.key))
         .collect();
     children.sort_by_key(|c| depth(service, c));
     for collection in children {
@@ -209,7 +241,6 @@ pub async fn collect(
         }
         collected.record(collection, fork.stats(), items, started, "ok");
     }
-    collected
 }
 
 /// Microsoft Graph collections, tenant-wide, all at once: one object (`GraphGet`, kept as a

@@ -14,15 +14,15 @@ use lapin::message::Delivery;
 use shared::broker::{
     Broker, ConsumerSpec, Publisher, ack, dead_letter,
     hold::{Held, MAX_HOLD, retry_in_place},
-    requeue, routing, spawn_consumer,
+    requeue, routing, signature_of, spawn_consumer,
 };
-use shared::messages::{ScanJob, decode};
+use shared::messages::{ScanJob, Trigger, decode};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::scan::{JobError, ScanContext, execute, time_bound_result};
+use crate::scan::{JobError, JobOutput, ScanContext, execute, time_bound_result};
 
 /// Loop settings.
 #[derive(Debug, Clone, Copy)]
@@ -117,6 +117,34 @@ pub async fn run(
     publisher.close().await;
 }
 
+/// Publishes a job's part jobs (signed: they carry Azure data), then its result in messages
+/// under the bound, each confirmed. Returns how many result messages went out.
+async fn publish_output(
+    publisher: &Publisher,
+    ctx: &ScanContext,
+    job: &ScanJob,
+    output: JobOutput,
+) -> Result<usize, shared::broker::BrokerError> {
+    let route = match job.trigger {
+        Trigger::OnDemand => routing::JOB_ONDEMAND,
+        Trigger::Scheduled => routing::JOB_SCHEDULED,
+    };
+    for part in &output.part_jobs {
+        publisher
+            .publish_signed(route, part, part.job_id, &ctx.result_keys)
+            .await?;
+    }
+    let (part, parts) = output.result.fragment.map_or((0, 1), |f| (f.part, f.parts));
+    let pieces = shared::fragments::chunk(output.result, part, parts, ctx.message_bytes);
+    let count = pieces.len();
+    for piece in &pieces {
+        publisher
+            .publish_signed(routing::RESULT, piece, piece.job_id, &ctx.result_keys)
+            .await?;
+    }
+    Ok(count)
+}
+
 /// Returns to the broker what arrived but was not started (the consumer is already cancelled,
 /// so this ends once the buffer is empty).
 async fn return_unstarted(rx: &mut mpsc::Receiver<Delivery>) {
@@ -155,6 +183,25 @@ async fn handle(
             return;
         }
     };
+    // Part jobs carry Azure data: only those the fleet's workers signed are run.
+    if job.part.is_some()
+        && let Err(e) = ctx
+            .result_keys
+            .verify(&delivery.data, signature_of(&delivery).as_deref())
+    {
+        metrics
+            .jobs_completed
+            .with_label_values(&["unknown", "dead_lettered"])
+            .inc();
+        dead_letter(
+            publisher,
+            queue,
+            &delivery,
+            &format!("unsigned part job: {e}"),
+        )
+        .await;
+        return;
+    }
     // Label values only from the catalogue: a job for an unknown service mints no new series.
     let service_label = if shared::checks::service(&job.service).is_some() {
         job.service.as_str()
@@ -199,13 +246,19 @@ async fn handle(
                 match tokio::time::timeout(timeout, execute(ctx, &job)).await {
                     Ok(outcome) => outcome,
                     Err(_) => {
+                        // (a split job's part jobs, if any, were not published yet)
                         tracing::warn!(bound_s = timeout.as_secs(), "job reached its time bound");
-                        time_bound_result(ctx, &job, started_at, timeout).ok_or_else(|| {
-                            JobError::Unprocessable(format!(
-                                "job exceeded its time bound of {} s",
-                                timeout.as_secs()
-                            ))
-                        })
+                        time_bound_result(ctx, &job, started_at, timeout)
+                            .map(|result| JobOutput {
+                                result,
+                                part_jobs: Vec::new(),
+                            })
+                            .ok_or_else(|| {
+                                JobError::Unprocessable(format!(
+                                    "job exceeded its time bound of {} s",
+                                    timeout.as_secs()
+                                ))
+                            })
                     }
                 }
             },
@@ -216,7 +269,8 @@ async fn handle(
             Held::GaveUp(e) => Err(e),
         };
         match outcome {
-            Ok(result) => {
+            Ok(output) => {
+                let result = &output.result;
                 for check in &result.checks {
                     metrics
                         .check_results
@@ -228,21 +282,26 @@ async fn handle(
                     .iter()
                     .filter(|c| c.status == shared::checks::CheckStatus::Failed)
                     .count();
-                match publisher
-                    .publish_signed(routing::RESULT, &result, result.job_id, &ctx.result_keys)
-                    .await
-                {
-                    Ok(()) => {
+                let (checks, requests, parts) = (
+                    result.checks.len(),
+                    result.arm.requests,
+                    output.part_jobs.len(),
+                );
+                let unauthenticated = result.connection_error.is_some();
+                match publish_output(publisher, ctx, &job, output).await {
+                    Ok(messages) => {
                         ack(&delivery).await;
-                        completed(if result.connection_error.is_some() {
+                        completed(if unauthenticated {
                             "unauthenticated"
                         } else {
                             "succeeded"
                         });
                         tracing::info!(
-                            checks = result.checks.len(),
+                            checks,
                             failed,
-                            arm_requests = result.arm.requests,
+                            arm_requests = requests,
+                            part_jobs = parts,
+                            result_messages = messages,
                             "job done"
                         );
                     }

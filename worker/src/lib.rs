@@ -6,6 +6,7 @@
 //! - [`consume`]: the job loop (priorities, concurrency, acks, graceful shutdown);
 //! - [`scan`]: one job from message to result;
 //! - [`collect`]: fetching a service's collections once each;
+//! - [`parts`]: a service too big for one job, as bounded part jobs;
 //! - [`http`] and [`metrics`]: health probes and Prometheus metrics.
 //!
 //! [`run`] is the library entry point the binary and the end-to-end tests share.
@@ -14,6 +15,7 @@ pub mod collect;
 pub mod consume;
 pub mod http;
 pub mod metrics;
+pub mod parts;
 pub mod scan;
 
 use std::net::SocketAddr;
@@ -49,6 +51,14 @@ pub struct WorkerConfig {
     /// Parallel child reads (per-resource GETs) within one job.
     #[arg(long, env = "FLEET_WORKER_CHILD_CONCURRENCY", default_value_t = 8)]
     pub child_concurrency: usize,
+    /// Per-resource reads above which a service's scan is split into parts that run on any
+    /// worker (each part does at most about this many).
+    #[arg(long, env = "FLEET_PART_READS", default_value_t = 1500)]
+    pub part_reads: usize,
+    /// Byte bound of a result message and of a part job's data; bigger results travel in
+    /// several messages.
+    #[arg(long, env = "FLEET_MESSAGE_BYTES", default_value_t = shared::messages::DEFAULT_MESSAGE_BYTES)]
+    pub message_bytes: usize,
     /// Upper bound of one job, seconds (keep it under RabbitMQ's consumer_timeout).
     #[arg(long, env = "FLEET_JOB_TIMEOUT_SECS", default_value_t = 1200)]
     pub job_timeout_secs: u64,
@@ -115,6 +125,8 @@ pub async fn run(
         result_keys: config.signing.result_keys.clone(),
         worker_name: name.clone(),
         child_concurrency: config.child_concurrency,
+        part_reads: config.part_reads.max(1),
+        message_bytes: config.message_bytes.max(64 * 1024),
     });
     tracing::info!(worker = %name, concurrency = config.concurrency, "worker started");
     consume::run(

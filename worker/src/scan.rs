@@ -9,11 +9,12 @@ use shared::azure::{ArmClient, Principal};
 use shared::checks::{self, EvalContext, region::RegionFilter};
 use shared::crypto::KeyRing;
 use shared::messages::{
-    ArmUsage, CheckResult, ConnectionError, MESSAGE_VERSION, Message, ScanJob, ScanResult,
+    ArmUsage, CheckResult, ConnectionError, Fragment, MESSAGE_VERSION, Message, ScanJob, ScanResult,
 };
 use shared::store::{ConnectionRecord, Store, StoreError};
 
-use crate::collect::collect;
+use crate::collect::{Collected, collect_children, collect_roots, needed_collections};
+use crate::parts;
 
 /// Why a job produced no result.
 #[derive(Debug, thiserror::Error)]
@@ -40,13 +41,30 @@ pub struct ScanContext {
     pub result_keys: shared::signing::SigningKeys,
     pub worker_name: String,
     pub child_concurrency: usize,
+    /// Per-resource reads above which a job is split into parts.
+    pub part_reads: usize,
+    /// Byte bound of result messages and part jobs.
+    pub message_bytes: usize,
+}
+
+/// What a job produced: its result (for a split job, its piece of it), and the part jobs to
+/// publish before it.
+#[derive(Debug)]
+pub struct JobOutput {
+    pub result: ScanResult,
+    pub part_jobs: Vec<ScanJob>,
 }
 
 /// Runs a job to its result.
-pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<ScanResult, JobError> {
+pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<JobOutput, JobError> {
     let started_at = Utc::now();
     let service = checks::service(&job.service)
         .ok_or_else(|| JobError::Unprocessable(format!("unknown service {:?}", job.service)))?;
+    // A part job carries Azure data: check it before anything else.
+    let part_dataset = match &job.part {
+        Some(part) => Some(parts::part_dataset(service, part).map_err(JobError::Unprocessable)?),
+        None => None,
+    };
     let record = ctx
         .store
         .connection(job.connection_id)
@@ -63,7 +81,10 @@ pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<ScanResult, Job
     // connection's owner must hear why (expired secret, disabled app, ...).
     if let Err(e) = ctx.arm.tokens().arm_token(&principal).await {
         tracing::warn!(diagnosis = ?e.diagnosis, error = %e, "cannot get a token for the connection");
-        return Ok(unauthenticated_result(ctx, job, service, started_at, &e));
+        return Ok(JobOutput {
+            result: unauthenticated_result(ctx, job, service, started_at, &e),
+            part_jobs: Vec::new(),
+        });
     }
     let session = ctx
         .arm
@@ -72,12 +93,52 @@ pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<ScanResult, Job
 
     let collect_started = Instant::now();
     let regions = RegionFilter::new(&record.regions);
-    let collected = collect(
+    let needed = needed_collections(service);
+    let mut fragment = None;
+    let mut part_jobs = Vec::new();
+    let (mut collected, split_on) = match (&job.part, part_dataset) {
+        (Some(part), Some(dataset)) => {
+            fragment = Some((part.index, part.of));
+            let collected = Collected {
+                dataset,
+                ..Collected::default()
+            };
+            (collected, Some(part.collection.as_str()))
+        }
+        _ => {
+            let collected =
+                collect_roots(&session, &needed, &record.subscription_id, &regions).await;
+            let split = checks::parts::plan(service, &needed, &collected.dataset, ctx.part_reads)
+                .and_then(|split| {
+                    parts::part_jobs(job, service, &collected.dataset, &split, ctx.message_bytes)
+                        .map(|jobs| (split, jobs))
+                });
+            match split {
+                Some((split, jobs)) => {
+                    tracing::info!(
+                        collection = split.collection,
+                        parts = jobs.len(),
+                        "job split into parts"
+                    );
+                    fragment = Some((0, u32::try_from(jobs.len() + 1).unwrap_or(u32::MAX)));
+                    part_jobs = jobs;
+                    (collected, Some(split.collection))
+                }
+                None => (collected, None),
+            }
+        }
+    };
+    let is_part = job.part.is_some();
+    let subtree = split_on
+        .map(|root| checks::parts::subtree(service, root))
+        .unwrap_or_default();
+    collect_children(
         &session,
         service,
-        &record.subscription_id,
-        &regions,
+        &needed,
+        &mut collected,
         ctx.child_concurrency,
+        |key| split_on.is_none() || subtree.contains(&key) == is_part,
     )
     .await;
     let collect_ms = collect_started.elapsed().as_millis() as u64;
@@ -85,9 +146,8 @@ pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<ScanResult, Job
     let evaluate_started = Instant::now();
     let now = Utc::now();
     let eval = EvalContext::new(&collected.dataset, now, &record.subscription_id);
-    let results: Vec<CheckResult> = service
-        .checks
-        .iter()
+    let results: Vec<CheckResult> = parts::checks_of(service, split_on, is_part)
+        .into_iter()
         .map(|check| checks::run_check(service, check, &eval))
         .collect();
     let evaluate_ms = evaluate_started.elapsed().as_millis() as u64;
@@ -101,7 +161,32 @@ pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<ScanResult, Job
         evaluate_ms,
         collections: collected.usage,
     };
-    Ok(result_of(ctx, job, started_at, arm, results, None))
+    let mut result = result_of(ctx, job, started_at, arm, results, None);
+    result.fragment = fragment.map(|(part, parts)| Fragment {
+        part,
+        parts,
+        chunk: 0,
+        chunks: 1,
+    });
+    Ok(JobOutput { result, part_jobs })
+}
+
+/// The checks `job` evaluates: all of its service's, or a part's share.
+fn job_checks(service: &'static checks::ServiceDef, job: &ScanJob) -> Vec<&'static checks::Check> {
+    match &job.part {
+        Some(part) => parts::checks_of(service, Some(&part.collection), true),
+        None => parts::checks_of(service, None, false),
+    }
+}
+
+/// A part job's place among its job's pieces.
+fn fragment_of(job: &ScanJob) -> Option<Fragment> {
+    job.part.as_ref().map(|p| Fragment {
+        part: p.index,
+        parts: p.of,
+        chunk: 0,
+        chunks: 1,
+    })
 }
 
 /// The result message of `job`.
@@ -128,6 +213,7 @@ fn result_of(
         arm,
         checks,
         connection_error,
+        fragment: None,
     }
 }
 
@@ -146,9 +232,8 @@ pub fn time_bound_result(
         "Error: time bound exceeded (the job did not finish within {} s); retried on the next scan",
         bound.as_secs()
     );
-    let results = service
-        .checks
-        .iter()
+    let results = job_checks(service, job)
+        .into_iter()
         .map(|c| CheckResult {
             check_id: c.meta.id.to_string(),
             status: checks::CheckStatus::Error,
@@ -157,14 +242,9 @@ pub fn time_bound_result(
             findings: Vec::new(),
         })
         .collect();
-    Some(result_of(
-        ctx,
-        job,
-        started_at,
-        ArmUsage::default(),
-        results,
-        None,
-    ))
+    let mut result = result_of(ctx, job, started_at, ArmUsage::default(), results, None);
+    result.fragment = fragment_of(job);
+    Some(result)
 }
 
 /// Every check ends in Error with the sign-in diagnosis; the result names the connection error
@@ -172,7 +252,7 @@ pub fn time_bound_result(
 fn unauthenticated_result(
     ctx: &ScanContext,
     job: &ScanJob,
-    service: &checks::ServiceDef,
+    service: &'static checks::ServiceDef,
     started_at: chrono::DateTime<Utc>,
     error: &shared::azure::TokenError,
 ) -> ScanResult {
@@ -180,9 +260,8 @@ fn unauthenticated_result(
         "Could not sign in to Azure as the connection's service principal: {}",
         error.diagnosis.remediation()
     );
-    let results = service
-        .checks
-        .iter()
+    let results = job_checks(service, job)
+        .into_iter()
         .map(|c| CheckResult {
             check_id: c.meta.id.to_string(),
             status: checks::CheckStatus::Error,
@@ -193,14 +272,16 @@ fn unauthenticated_result(
         .collect();
     let connection_error =
         (!error.diagnosis.is_transient()).then(|| ConnectionError::from_token_error(error));
-    result_of(
+    let mut result = result_of(
         ctx,
         job,
         started_at,
         ArmUsage::default(),
         results,
         connection_error,
-    )
+    );
+    result.fragment = fragment_of(job);
+    result
 }
 
 /// The connection's service principal, its secret opened in memory only.

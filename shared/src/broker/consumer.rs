@@ -232,3 +232,13 @@ pub async fn dead_letter(publisher: &Publisher, queue: &str, delivery: &Delivery
         }
     }
 }
+
+/// The `x-fleet-signature` header of a delivery, if it has one (see [`crate::signing`]).
+pub fn signature_of(delivery: &Delivery) -> Option<String> {
+    let headers = delivery.properties.headers().as_ref()?;
+    match headers.inner().get(crate::signing::SIGNATURE_HEADER)? {
+        lapin::types::AMQPValue::LongString(s) => Some(s.to_string()),
+        lapin::types::AMQPValue::ShortString(s) => Some(s.to_string()),
+        _ => None,
+    }
+}

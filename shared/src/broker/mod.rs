@@ -10,7 +10,8 @@ pub mod topology;
 
 pub use connection::{Broker, BrokerError};
 pub use consumer::{
-    ConsumerSpec, Subscription, ack, dead_letter, requeue, serve_queue, spawn_consumer,
+    ConsumerSpec, Subscription, ack, dead_letter, requeue, serve_queue, signature_of,
+    spawn_consumer,
 };
 pub use publisher::{Outgoing, Publisher};
 pub use topology::{Topology, routing};

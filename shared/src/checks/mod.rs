@@ -36,6 +36,7 @@ pub mod media;
 pub mod monitor;
 pub mod mysql;
 pub mod nsg;
+pub mod parts;
 pub mod postgres;
 pub mod props;
 pub mod redis;
@@ -386,7 +387,7 @@ fn result_from_fetch_error(check: &Check, err: &FetchError) -> CheckResult {
 
 /// Derives the check status from per-resource findings: a proven failure wins, then access
 /// denied, then other errors; all passing (or not applicable) is a pass; nothing is N/A.
-fn summarize(check: &Check, findings: Vec<Finding>, none_in_scope: &str) -> CheckResult {
+pub fn summarize(check: &Check, findings: Vec<Finding>, none_in_scope: &str) -> CheckResult {
     let count = |s: FindingStatus| findings.iter().filter(|f| f.status == s).count();
     let (failed, denied, errors, passed) = (
         count(FindingStatus::Failed),

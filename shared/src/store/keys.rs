@@ -83,6 +83,11 @@ impl Keys {
         self.conn(id, "jobs")
     }
 
+    /// Hash: the staged pieces of one job's result (expires by itself).
+    pub fn staging(&self, id: Uuid, job_id: Uuid) -> String {
+        self.conn(id, &format!("staging:{job_id}"))
+    }
+
     /// Hash: progress of one scan (`service:<id>` -> pending|done, trigger, times).
     pub fn scan(&self, id: Uuid, scan_id: Uuid) -> String {
         self.conn(id, &format!("scan:{scan_id}"))

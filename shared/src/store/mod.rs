@@ -13,6 +13,7 @@ mod keys;
 mod redis_conn;
 mod results;
 mod schedule;
+mod staging;
 mod tokens;
 
 use std::time::Duration;
@@ -30,6 +31,7 @@ pub use keys::Keys;
 pub use redis_conn::RedisConn;
 pub use results::{HistoryEntry, IngestOutcome, ScanProgress, StoredCheckResult, fingerprint};
 pub use schedule::{Claim, WEEK_SECS, next_slot_after, slot_offset};
+pub use staging::{STAGING_TTL, Staged};
 pub use tokens::{ApiToken, token_digest};
 
 use crate::config::SensitiveUrl;

@@ -117,6 +117,9 @@ pub struct Fleet {
     /// Addresses of the workers' metrics and health endpoints.
     pub worker_metrics: Vec<SocketAddr>,
     redis_args: RedisArgs,
+    /// Workers' `FLEET_PART_READS` and `FLEET_MESSAGE_BYTES`.
+    pub part_reads: usize,
+    pub message_bytes: usize,
 }
 
 /// The name the emulator's cloud is registered under in the test fleets.
@@ -155,6 +158,10 @@ pub struct FleetOptions {
     pub redis: Option<(String, bool)>,
     /// The scheduler's clock (tests move an adjustable one forward to pass expiries).
     pub clock: shared::clock::Clock,
+    /// Workers split a service above this many per-resource reads.
+    pub part_reads: usize,
+    /// Workers' result message bound.
+    pub message_bytes: usize,
 }
 
 impl Default for FleetOptions {
@@ -167,6 +174,8 @@ impl Default for FleetOptions {
             plan_interval_secs: 0.5,
             redis: None,
             clock: shared::clock::Clock::system(),
+            part_reads: 1500,
+            message_bytes: shared::messages::DEFAULT_MESSAGE_BYTES,
         }
     }
 }
@@ -256,6 +265,8 @@ impl Fleet {
                 .build()?,
             worker_metrics: Vec::new(),
             redis_args: redis.clone(),
+            part_reads: options.part_reads,
+            message_bytes: options.message_bytes,
         };
         for i in 0..options.workers {
             let config = fleet.worker_config(&format!("worker-{i}"), options.worker_concurrency);
@@ -296,6 +307,8 @@ impl Fleet {
             },
             concurrency,
             child_concurrency: 4,
+            part_reads: self.part_reads,
+            message_bytes: self.message_bytes,
             job_timeout_secs: 120,
             shutdown_grace_secs: 20,
             worker_name: Some(format!("{}{name}", self.prefix)),

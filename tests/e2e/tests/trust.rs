@@ -227,6 +227,7 @@ fn forged(
             findings: Vec::new(),
         }],
         connection_error: None,
+        fragment: None,
     }
 }
 

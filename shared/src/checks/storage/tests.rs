@@ -632,3 +632,30 @@ fn only_accounts_with_a_file_service_are_fetched() {
     assert!(has_file_service(&account("stlegacy")));
     assert!(!has_file_service(&account("stblobonly")));
 }
+
+/// The custom checks are per account: over slices of the accounts they find exactly what they
+/// find over all of them, so a storage job may be split on its accounts (`checks::parts`).
+#[test]
+fn custom_checks_find_the_same_on_slices_of_the_accounts() {
+    let ids: Vec<&str> = crate::checks::parts::PER_RESOURCE_CUSTOM
+        .iter()
+        .copied()
+        .filter(|id| id.starts_with("storage."))
+        .collect();
+    assert_eq!(ids.len(), 2);
+    for id in ids {
+        let whole = full_dataset();
+        let mut all = run(id, &whole).findings;
+        let accounts = whole.items(ACCOUNTS).to_vec();
+        assert!(accounts.len() >= 2);
+        let mut sliced = Vec::new();
+        for slice in accounts.chunks(2) {
+            let mut part = whole.clone();
+            part.insert_list(ACCOUNTS, ListOutcome::Items(slice.to_vec()));
+            sliced.extend(run(id, &part).findings);
+        }
+        all.sort_by(|a, b| a.resource_id.cmp(&b.resource_id));
+        sliced.sort_by(|a, b| a.resource_id.cmp(&b.resource_id));
+        assert_eq!(all, sliced, "{id}");
+    }
+}

@@ -83,6 +83,7 @@ fn result(connection: Uuid, scan: Uuid, service: &str, variant: u8) -> ScanResul
         arm: ArmUsage::default(),
         checks,
         connection_error: None,
+        fragment: None,
     }
 }
 

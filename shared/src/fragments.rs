@@ -1,0 +1,430 @@
+//! A job's result in bounded messages, and back.
+//!
+//! No message may grow with the subscription: a storage result for thousands of accounts with
+//! evidence on every finding is megabytes, and RabbitMQ 4 refuses messages over 16 MiB by
+//! default. A worker therefore cuts a result over its byte bound into chunks ([`chunk`]) —
+//! whole checks where they fit, a big check's findings across several chunks — and a split job
+//! (see `checks::parts`) sends one result per part. Every piece carries a [`Fragment`]; the
+//! ingester stages pieces until all are in and then ingests [`combine`]'s single result, so
+//! latest results and history look exactly as if one message had carried everything.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::checks::{self, CheckStatus};
+use crate::messages::{ArmUsage, CheckResult, Finding, Fragment, ScanResult};
+
+/// Room left in a chunk for the message's envelope (ids, worker name, usage).
+const ENVELOPE_ALLOWANCE: usize = 16 * 1024;
+
+/// Cuts `result`, part `part` of `parts`, into messages of at most about `bound` bytes. A whole
+/// job's result that fits is returned as it is, with no fragment.
+pub fn chunk(mut result: ScanResult, part: u32, parts: u32, bound: usize) -> Vec<ScanResult> {
+    let budget = bound.saturating_sub(ENVELOPE_ALLOWANCE).max(1024);
+    if parts <= 1 && json_len(&result) <= bound {
+        result.fragment = None;
+        return vec![result];
+    }
+    let checks = std::mem::take(&mut result.checks);
+    let mut pieces: Vec<Vec<CheckResult>> = vec![Vec::new()];
+    let mut used = 0usize;
+    for check in checks {
+        let check_len = json_len(&check);
+        if used + check_len <= budget {
+            used += check_len;
+            push(&mut pieces, check);
+            continue;
+        }
+        if check_len <= budget {
+            pieces.push(vec![check]);
+            used = check_len;
+            continue;
+        }
+        // A check bigger than a chunk: its findings over as many chunks as they need, each
+        // piece with the check's status and reason.
+        let CheckResult {
+            check_id,
+            status,
+            reason,
+            missing_permission,
+            findings,
+        } = check;
+        let header = CheckResult {
+            check_id,
+            status,
+            reason,
+            missing_permission,
+            findings: Vec::new(),
+        };
+        let header_len = json_len(&header);
+        let mut current = header.clone();
+        let mut current_len = header_len;
+        for finding in findings {
+            let finding = bounded_finding(finding, budget / 2);
+            let len = json_len(&finding) + 1;
+            if current_len + len > budget && !current.findings.is_empty() {
+                pieces.push(vec![std::mem::replace(&mut current, header.clone())]);
+                current_len = header_len;
+            }
+            current_len += len;
+            current.findings.push(finding);
+        }
+        pieces.push(vec![current]);
+        used = budget; // start the next check in a fresh chunk
+    }
+    let pieces: Vec<Vec<CheckResult>> = pieces.into_iter().filter(|p| !p.is_empty()).collect();
+    let pieces = if pieces.is_empty() {
+        vec![Vec::new()]
+    } else {
+        pieces
+    };
+    let chunks = u32::try_from(pieces.len()).unwrap_or(u32::MAX);
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, checks)| ScanResult {
+            arm: if i == 0 {
+                result.arm.clone()
+            } else {
+                ArmUsage::default()
+            },
+            checks,
+            fragment: Some(Fragment {
+                part,
+                parts: parts.max(1),
+                chunk: u32::try_from(i).unwrap_or(u32::MAX),
+                chunks,
+            }),
+            ..result.clone()
+        })
+        .collect()
+}
+
+fn push(pieces: &mut [Vec<CheckResult>], check: CheckResult) {
+    if let Some(last) = pieces.last_mut() {
+        last.push(check);
+    }
+}
+
+/// A finding no bigger than `limit` bytes: evidence values that would blow the bound are
+/// replaced by a note (a single property value is never worth a lost result).
+fn bounded_finding(mut finding: Finding, limit: usize) -> Finding {
+    if serde_json::to_vec(&finding).map_or(0, |v| v.len()) <= limit {
+        return finding;
+    }
+    for evidence in &mut finding.evidence {
+        let len = serde_json::to_vec(&evidence.value).map_or(0, |v| v.len());
+        evidence.value = serde_json::Value::String(format!(
+            "(value of {len} bytes left out: over the result message bound)"
+        ));
+    }
+    finding
+}
+
+/// One result from every piece of a job's result (all chunks of all parts). The caller has
+/// checked that the pieces are complete and belong to one job.
+pub fn combine(mut pieces: Vec<ScanResult>) -> Option<ScanResult> {
+    pieces.sort_by_key(|p| p.fragment.map(|f| (f.part, f.chunk)).unwrap_or((0, 0)));
+    let first = pieces.first()?.clone();
+    let service = checks::service(&first.service);
+    let mut arm = ArmUsage::default();
+    let mut started_at = first.started_at;
+    let mut finished_at = first.finished_at;
+    let mut connection_error = None;
+    // check id → (parts it came from, pieces in order)
+    let mut by_check: BTreeMap<String, (HashSet<u32>, Vec<CheckResult>)> = BTreeMap::new();
+    for piece in pieces {
+        arm.requests += piece.arm.requests;
+        arm.throttled += piece.arm.throttled;
+        arm.retries += piece.arm.retries;
+        arm.limiter_wait_ms += piece.arm.limiter_wait_ms;
+        arm.collect_ms = arm.collect_ms.max(piece.arm.collect_ms);
+        arm.evaluate_ms += piece.arm.evaluate_ms;
+        arm.collections.extend(piece.arm.collections);
+        started_at = started_at.min(piece.started_at);
+        finished_at = finished_at.max(piece.finished_at);
+        if connection_error.is_none() {
+            connection_error = piece.connection_error;
+        }
+        let part = piece.fragment.map_or(0, |f| f.part);
+        for check in piece.checks {
+            let entry = by_check.entry(check.check_id.clone()).or_default();
+            entry.0.insert(part);
+            entry.1.push(check);
+        }
+    }
+    let mut combined: Vec<CheckResult> = by_check
+        .into_values()
+        .map(|(parts, pieces)| combine_check(service, parts.len() > 1, pieces))
+        .collect();
+    if let Some(service) = service {
+        let order = |id: &str| service.checks.iter().position(|c| c.meta.id == id);
+        combined.sort_by_key(|c| order(&c.check_id));
+    }
+    Some(ScanResult {
+        arm,
+        started_at,
+        finished_at,
+        connection_error,
+        checks: combined,
+        fragment: None,
+        ..first
+    })
+}
+
+/// One check's pieces as one result. Pieces of one part (chunks) share status and reason; pieces
+/// from several parts are summarized again over all their findings, as one job would have.
+fn combine_check(
+    service: Option<&'static checks::ServiceDef>,
+    from_several_parts: bool,
+    mut pieces: Vec<CheckResult>,
+) -> CheckResult {
+    // A piece that ended without findings on a failure (a list it could not read, a part that
+    // ran out of time) decides the check: the findings of the other parts are not the whole.
+    if from_several_parts
+        && let Some(failed) = pieces.iter().find(|p| {
+            p.findings.is_empty()
+                && matches!(
+                    p.status,
+                    CheckStatus::Error | CheckStatus::FailedAccessDenied
+                )
+        })
+    {
+        return failed.clone();
+    }
+    let mut head = pieces.remove(0);
+    let mut seen: HashSet<String> = head
+        .findings
+        .iter()
+        .map(|f| f.resource_id.clone())
+        .collect();
+    for piece in pieces {
+        for finding in piece.findings {
+            if seen.insert(finding.resource_id.clone()) {
+                head.findings.push(finding);
+            }
+        }
+    }
+    if !from_several_parts {
+        return head;
+    }
+    let check = service.and_then(|s| s.checks.iter().find(|c| c.meta.id == head.check_id));
+    match (service, check) {
+        (Some(service), Some(check)) => {
+            let none_in_scope = check.none_in_scope.unwrap_or(service.none_in_scope);
+            checks::summarize(check, head.findings, none_in_scope)
+        }
+        _ => head,
+    }
+}
+
+/// Serialized length, for sizing chunks.
+fn json_len<T: serde::Serialize>(value: &T) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX / 4, |v| v.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{Evidence, FindingStatus, MESSAGE_VERSION, Message, Trigger};
+    use uuid::Uuid;
+
+    fn finding(i: usize, status: FindingStatus) -> Finding {
+        Finding {
+            resource_id: format!(
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa{i:05}"
+            ),
+            resource_name: format!("sa{i:05}"),
+            resource_type: "Microsoft.Storage/storageAccounts".into(),
+            location: Some("eastus".into()),
+            status,
+            evidence: vec![Evidence {
+                property: "properties.minimumTlsVersion".into(),
+                value: serde_json::json!("TLS1_2"),
+                expected: "TLS1_2 or TLS1_3".into(),
+            }],
+            message: "Minimum TLS version is TLS1_2".into(),
+        }
+    }
+
+    fn result(findings: usize) -> ScanResult {
+        let service = checks::service("storage").expect("storage");
+        let checks = service
+            .checks
+            .iter()
+            .map(|c| {
+                let findings: Vec<Finding> = (0..findings)
+                    .map(|i| finding(i, FindingStatus::Passed))
+                    .collect();
+                CheckResult {
+                    check_id: c.meta.id.into(),
+                    status: CheckStatus::Passed,
+                    reason: format!(
+                        "All {findings} resources in scope pass",
+                        findings = findings.len()
+                    ),
+                    missing_permission: None,
+                    findings,
+                }
+            })
+            .collect();
+        ScanResult {
+            schema: ScanResult::SCHEMA.into(),
+            version: MESSAGE_VERSION,
+            job_id: Uuid::new_v4(),
+            scan_id: Uuid::new_v4(),
+            organization_id: "acme".into(),
+            connection_id: Uuid::new_v4(),
+            service: "storage".into(),
+            trigger: Trigger::Scheduled,
+            started_at: chrono::Utc::now(),
+            finished_at: chrono::Utc::now(),
+            worker: "w".into(),
+            arm: ArmUsage {
+                requests: 7,
+                ..ArmUsage::default()
+            },
+            checks,
+            connection_error: None,
+            fragment: None,
+        }
+    }
+
+    #[test]
+    fn a_small_result_travels_whole() {
+        let r = result(3);
+        let out = chunk(r.clone(), 0, 1, 1024 * 1024);
+        assert_eq!(out, vec![r]);
+    }
+
+    #[test]
+    fn a_big_result_is_cut_under_the_bound_and_combines_back_exactly() {
+        let r = result(2_000);
+        let whole = serde_json::to_vec(&r).expect("json").len();
+        let bound = 64 * 1024;
+        let pieces = chunk(r.clone(), 0, 1, bound);
+        assert!(pieces.len() > whole / bound, "{} pieces", pieces.len());
+        for p in &pieces {
+            let len = serde_json::to_vec(p).expect("json").len();
+            assert!(len <= bound, "piece of {len} bytes over {bound}");
+            let f = p.fragment.expect("fragment");
+            assert_eq!((f.part, f.parts, f.chunks), (0, 1, pieces.len() as u32));
+        }
+        let mut shuffled = pieces.clone();
+        shuffled.reverse();
+        let back = combine(shuffled).expect("combined");
+        assert_eq!(back.checks, r.checks);
+        assert_eq!(back.arm.requests, 7, "usage counted once");
+    }
+
+    #[test]
+    fn parts_are_summarized_again_over_all_findings() {
+        let mut a = result(2);
+        let mut b = result(0);
+        let check = a.checks[0].check_id.clone();
+        a.checks.truncate(1);
+        b.checks.truncate(1);
+        b.checks[0].findings = vec![finding(7, FindingStatus::Failed)];
+        b.checks[0].status = CheckStatus::Failed;
+        a.fragment = Some(Fragment {
+            part: 1,
+            parts: 3,
+            chunk: 0,
+            chunks: 1,
+        });
+        b.fragment = Some(Fragment {
+            part: 2,
+            parts: 3,
+            chunk: 0,
+            chunks: 1,
+        });
+        b.job_id = a.job_id;
+        let c = combine(vec![b, a]).expect("combined");
+        assert_eq!(c.checks.len(), 1);
+        assert_eq!(c.checks[0].check_id, check);
+        assert_eq!(c.checks[0].status, CheckStatus::Failed);
+        assert_eq!(c.checks[0].findings.len(), 3);
+        assert!(
+            c.checks[0].reason.starts_with("1 of 3 resources fail"),
+            "{}",
+            c.checks[0].reason
+        );
+    }
+
+    #[test]
+    fn a_part_that_failed_decides_its_checks() {
+        let mut a = result(2);
+        let mut b = result(0);
+        a.checks.truncate(1);
+        b.checks.truncate(1);
+        b.checks[0].status = CheckStatus::Error;
+        b.checks[0].reason = "time bound exceeded".into();
+        a.fragment = Some(Fragment {
+            part: 1,
+            parts: 3,
+            chunk: 0,
+            chunks: 1,
+        });
+        b.fragment = Some(Fragment {
+            part: 2,
+            parts: 3,
+            chunk: 0,
+            chunks: 1,
+        });
+        let c = combine(vec![a, b]).expect("combined");
+        assert_eq!(c.checks[0].status, CheckStatus::Error);
+    }
+
+    #[test]
+    fn a_huge_evidence_value_is_left_out_not_the_result() {
+        let mut f = finding(1, FindingStatus::Failed);
+        f.evidence[0].value = serde_json::json!("x".repeat(100_000));
+        let bounded = bounded_finding(f, 10_000);
+        assert!(serde_json::to_vec(&bounded).expect("json").len() < 10_000);
+        assert_eq!(bounded.status, FindingStatus::Failed);
+    }
+
+    #[test]
+    fn fragments_out_of_range_are_refused() {
+        let ok = Fragment {
+            part: 0,
+            parts: 2,
+            chunk: 1,
+            chunks: 2,
+        };
+        assert!(ok.invalid().is_none());
+        for bad in [
+            Fragment {
+                part: 2,
+                parts: 2,
+                chunk: 0,
+                chunks: 1,
+            },
+            Fragment {
+                part: 0,
+                parts: 0,
+                chunk: 0,
+                chunks: 1,
+            },
+            Fragment {
+                part: 0,
+                parts: 1,
+                chunk: 0,
+                chunks: 0,
+            },
+            Fragment {
+                part: 0,
+                parts: 1,
+                chunk: 0,
+                chunks: 5000,
+            },
+            Fragment {
+                part: 0,
+                parts: 99_999,
+                chunk: 0,
+                chunks: 1,
+            },
+        ] {
+            assert!(bad.invalid().is_some(), "{bad:?}");
+        }
+    }
+}

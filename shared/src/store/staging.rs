@@ -1,0 +1,144 @@
+//! Pieces of one job's result waiting for the others (see [`crate::fragments`]).
+//!
+//! A split job's parts run on any worker and a big result travels in chunks, so the ingester
+//! receives a job's result as pieces in any order, each possibly more than once. Each piece is
+//! kept (once) in a hash per job under the connection's hash tag; the script that stores a piece
+//! also says whether every chunk of every part is now in. Then the caller combines the pieces and
+//! ingests one result as usual (idempotent on the job id), and drops the staging hash. Staging
+//! expires on its own after [`STAGING_TTL`], so pieces of a job that never completes (its
+//! connection was deleted, a part was dead-lettered) do not stay.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::messages::{Fragment, ScanResult};
+
+use super::{Store, StoreError};
+
+/// How long pieces wait for the rest of their job.
+pub const STAGING_TTL: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// Most bytes staged for one job (every piece is bounded; this bounds their number too).
+pub const MAX_STAGED_BYTES: u64 = 512 * 1024 * 1024;
+
+/// What staging a piece did.
+#[derive(Debug)]
+pub enum Staged {
+    /// More pieces are missing.
+    Waiting,
+    /// Every piece is in: these are all of them.
+    Complete(Vec<ScanResult>),
+    /// The piece contradicts pieces already staged (another number of parts or chunks).
+    Refused(String),
+}
+
+const STAGE: &str = r#"
+-- KEYS[1]: staging hash of one job. ARGV: 1 piece field (p:<part>:<chunk>), 2 piece JSON,
+-- 3 parts, 4 part, 5 chunks, 6 ttl ms, 7 max staged bytes.
+-- Returns {code, detail}: code 0 waiting, 1 complete, 2 refused.
+local key = KEYS[1]
+local parts = tonumber(ARGV[3])
+local known = redis.call('HGET', key, 'parts')
+if known and tonumber(known) ~= parts then
+  return {2, 'the job has ' .. known .. ' parts, this piece says ' .. ARGV[3]}
+end
+local nfield = 'n:' .. ARGV[4]
+local kn = redis.call('HGET', key, nfield)
+if kn and kn ~= ARGV[5] then
+  return {2, 'part ' .. ARGV[4] .. ' has ' .. kn .. ' chunks, this piece says ' .. ARGV[5]}
+end
+if redis.call('HEXISTS', key, ARGV[1]) == 0 then
+  local bytes = tonumber(redis.call('HGET', key, 'bytes') or '0') + string.len(ARGV[2])
+  if bytes > tonumber(ARGV[7]) then
+    return {2, 'the job staged more than ' .. ARGV[7] .. ' bytes'}
+  end
+  redis.call('HSET', key, ARGV[1], ARGV[2], 'parts', parts, nfield, ARGV[5], 'bytes', bytes)
+end
+redis.call('PEXPIRE', key, ARGV[6])
+for p = 0, parts - 1 do
+  local n = redis.call('HGET', key, 'n:' .. p)
+  if not n then return {0, ''} end
+  for c = 0, tonumber(n) - 1 do
+    if redis.call('HEXISTS', key, 'p:' .. p .. ':' .. c) == 0 then return {0, ''} end
+  end
+end
+return {1, ''}
+"#;
+
+impl Store {
+    /// Stages one piece of a job's result; idempotent (a piece staged twice is kept once).
+    pub async fn stage_fragment(
+        &self,
+        result: &ScanResult,
+        fragment: Fragment,
+    ) -> Result<Staged, StoreError> {
+        if let Some(reason) = fragment.invalid() {
+            return Ok(Staged::Refused(reason));
+        }
+        let key = self.keys.staging(result.connection_id, result.job_id);
+        let field = format!("p:{}:{}", fragment.part, fragment.chunk);
+        let body = serde_json::to_string(result)?;
+        let ttl_ms = u64::try_from(STAGING_TTL.as_millis()).unwrap_or(u64::MAX);
+        let mut conn = self.conn.clone();
+        let (code, detail): (i64, String) = redis::Script::new(STAGE)
+            .key(&key)
+            .arg(&field)
+            .arg(&body)
+            .arg(fragment.parts)
+            .arg(fragment.part)
+            .arg(fragment.chunks)
+            .arg(ttl_ms)
+            .arg(MAX_STAGED_BYTES)
+            .invoke_async(&mut conn)
+            .await?;
+        match code {
+            0 => Ok(Staged::Waiting),
+            2 => Ok(Staged::Refused(detail)),
+            _ => {
+                let all: Vec<(String, String)> = redis::cmd("HGETALL")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await?;
+                let mut pieces = Vec::new();
+                for (field, value) in all {
+                    if !field.starts_with("p:") {
+                        continue;
+                    }
+                    let piece: ScanResult =
+                        serde_json::from_str(&value).map_err(|e| StoreError::Corrupt {
+                            key: format!("{key} {field}"),
+                            reason: e.to_string(),
+                        })?;
+                    pieces.push(piece);
+                }
+                Ok(Staged::Complete(pieces))
+            }
+        }
+    }
+
+    /// Drops a job's staged pieces once its combined result is ingested.
+    pub async fn drop_staged(&self, connection_id: Uuid, job_id: Uuid) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("DEL")
+            .arg(self.keys.staging(connection_id, job_id))
+            .query_async::<i64>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the result of `job_id` was already ingested (a late piece then changes nothing).
+    pub async fn job_ingested(
+        &self,
+        connection_id: Uuid,
+        job_id: Uuid,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let score: Option<f64> = redis::cmd("ZSCORE")
+            .arg(self.keys.ingested_jobs(connection_id))
+            .arg(job_id.to_string())
+            .query_async(&mut conn)
+            .await?;
+        Ok(score.is_some())
+    }
+}

@@ -1,0 +1,376 @@
+//! A service too big for one job: the storage scan of a subscription with hundreds of accounts
+//! is split into part jobs that run on any worker, its result travels in messages under a byte
+//! bound, and the ingester combines the pieces into exactly what one job would have produced.
+//! Part jobs carry Azure data, so an unsigned one is refused.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use e2e::{Fleet, FleetOptions};
+use serde_json::{Value, json};
+use shared::broker::routing;
+use shared::broker::topology::DEAD_LETTER_REASON_HEADER;
+use uuid::Uuid;
+
+const TENANT: &str = "11111111-1111-1111-1111-111111111111";
+const SUB: &str = "00000000-0000-0000-0000-0000000000c1";
+const CLIENT: &str = "aaaaaaaa-0000-0000-0000-0000000000c1";
+const OID: &str = "bbbbbbbb-0000-0000-0000-0000000000c1";
+const SECRET: &str = "big~secret";
+const ACCOUNTS: usize = 300;
+
+/// `ACCOUNTS` storage accounts in two regions; every fifth allows TLS 1.0, every seventh has a
+/// permissive file service, every eleventh is a BlobStorage account (no file service).
+fn world() -> Value {
+    let resources: Vec<Value> = (0..ACCOUNTS)
+        .flat_map(|i| {
+            let id = format!(
+                "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa{i:05}"
+            );
+            let kind = if i % 11 == 0 { "BlobStorage" } else { "StorageV2" };
+            let tls = if i % 5 == 0 { "TLS1_0" } else { "TLS1_2" };
+            let region = if i % 2 == 0 { "eastus" } else { "westeurope" };
+            let mut out = vec![json!({
+                "id": id, "name": format!("sa{i:05}"), "type": "Microsoft.Storage/storageAccounts",
+                "location": region, "kind": kind,
+                "properties": {"minimumTlsVersion": tls, "supportsHttpsTrafficOnly": true,
+                               "allowBlobPublicAccess": false}
+            })];
+            if kind == "StorageV2" {
+                let smb = if i % 7 == 0 { "SMB2.1;SMB3.0;SMB3.1.1" } else { "SMB3.1.1" };
+                out.push(json!({
+                    "id": format!("{id}/fileServices/default"), "name": "default",
+                    "type": "Microsoft.Storage/storageAccounts/fileServices",
+                    "properties": {
+                        "shareDeleteRetentionPolicy": {"enabled": true, "days": 7},
+                        "protocolSettings": {"smb": {"versions": smb, "channelEncryption": "AES-256-GCM"}}
+                    }
+                }));
+            }
+            out
+        })
+        .collect();
+    json!({
+        "tenants": [{"id": TENANT, "applications": [
+            {"client_id": CLIENT, "object_id": OID, "secrets": [{"value": SECRET}]}]}],
+        "subscriptions": [{"id": SUB, "tenant_id": TENANT, "page_size": 100,
+            "access": [{"object_id": OID, "role": "Reader", "actions": ["*/read"]}],
+            "resources": resources}]
+    })
+}
+
+/// Scans the storage service once with the given worker settings; returns each check's
+/// (status, reason, sorted (resource id, finding status)) and the scheduler's ingest counters.
+async fn scan_storage(
+    part_reads: usize,
+    message_bytes: usize,
+) -> (
+    BTreeMap<String, (String, String, Vec<(String, String)>)>,
+    String,
+) {
+    let scenario = azure_emulator::Scenario::from_json(&world().to_string()).expect("scenario");
+    let fleet = Fleet::start(
+        scenario,
+        FleetOptions {
+            workers: 2,
+            worker_concurrency: 2,
+            scan_on_create: false,
+            part_reads,
+            message_bytes,
+            ..FleetOptions::default()
+        },
+    )
+    .await
+    .expect("fleet");
+    let body = json!({
+        "organization_id": "big-org", "name": "big",
+        "tenant_id": TENANT, "client_id": CLIENT, "subscription_id": SUB,
+        "client_secret": SECRET, "cloud": fleet.cloud_json(),
+    });
+    let (code, created) = fleet
+        .call(reqwest::Method::POST, "/v1/connections", Some(body))
+        .await
+        .expect("create");
+    assert_eq!(code, 201, "{created}");
+    let id = created["connection"]["id"]
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .expect("id");
+    let scan = fleet.rescan(id, Some(&["storage"])).await.expect("rescan");
+    fleet
+        .wait_for_scan(id, scan, Duration::from_secs(240))
+        .await
+        .expect("the storage scan completes");
+    let latest = fleet.store.latest_results(id).await.expect("results");
+    let mut out = BTreeMap::new();
+    for stored in latest {
+        let r = stored.result;
+        let mut findings: Vec<(String, String)> = r
+            .findings
+            .iter()
+            .map(|f| (f.resource_id.clone(), format!("{:?}", f.status)))
+            .collect();
+        findings.sort();
+        out.insert(
+            r.check_id.clone(),
+            (r.status.as_str().to_string(), r.reason.clone(), findings),
+        );
+    }
+    let metrics = reqwest::get(fleet.api_url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    fleet.shutdown().await.expect("cleanup");
+    (out, metrics)
+}
+
+fn ingested(metrics: &str, outcome: &str) -> f64 {
+    let prefix = format!("fleet_results_ingested_total{{outcome=\"{outcome}\"}}");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_split_scan_in_bounded_messages_equals_one_whole_job() {
+    // Whole: one job, one message (of about 1.4 MB: over the default bound, so allowed here).
+    let (whole, whole_metrics) = scan_storage(1_000_000, 8 * 1024 * 1024).await;
+    assert_eq!(ingested(&whole_metrics, "staged"), 0.0);
+    assert_eq!(ingested(&whole_metrics, "applied"), 1.0);
+    let tls = &whole["storage.min_tls_12"];
+    assert_eq!(tls.0, "failed");
+    assert_eq!(tls.2.len(), ACCOUNTS, "one finding per account");
+
+    // Split: 300 accounts with one file-service read each, 40 reads per part → 8 parts and the
+    // coordinator; results in messages of at most 48 KiB.
+    let (split, split_metrics) = scan_storage(40, 48 * 1024).await;
+    let staged = ingested(&split_metrics, "staged");
+    assert!(
+        staged >= 9.0,
+        "expected pieces from 9 parts, some in several chunks: {staged} staged"
+    );
+    assert_eq!(
+        ingested(&split_metrics, "applied"),
+        1.0,
+        "one combined result"
+    );
+    assert_eq!(
+        split.keys().collect::<Vec<_>>(),
+        whole.keys().collect::<Vec<_>>()
+    );
+    for (check, expected) in &whole {
+        assert_eq!(&split[check], expected, "{check}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unsigned_part_job_is_refused() {
+    let scenario = azure_emulator::Scenario::from_json(&world().to_string()).expect("scenario");
+    let fleet = Fleet::start(
+        scenario,
+        FleetOptions {
+            scan_on_create: false,
+            ..FleetOptions::default()
+        },
+    )
+    .await
+    .expect("fleet");
+    let job = json!({
+        "schema": "scan-job", "version": 1, "job_id": Uuid::new_v4(), "scan_id": Uuid::new_v4(),
+        "organization_id": "big-org", "connection_id": Uuid::new_v4(), "service": "storage",
+        "trigger": "on_demand", "requested_at": chrono::Utc::now(),
+        "part": {"index": 1, "of": 2, "collection": "storage.accounts",
+                 "items": [{"id": "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/fake",
+                            "name": "fake", "properties": {"minimumTlsVersion": "TLS1_2"}}]}
+    });
+    fleet
+        .publish_raw(routing::JOB_ONDEMAND, job.to_string().as_bytes())
+        .await
+        .expect("publish");
+    let dead = fleet.topology.jobs_ondemand().dead_letter_queue();
+    let message = fleet
+        .take_message(&dead, Duration::from_secs(30))
+        .await
+        .expect("get")
+        .expect("the part job is dead-lettered");
+    let reason = message
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get(DEAD_LETTER_REASON_HEADER))
+        .and_then(|v| match v {
+            lapin::types::AMQPValue::LongString(s) => Some(s.to_string()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    assert!(reason.contains("unsigned part job"), "{reason}");
+    fleet.shutdown().await.expect("cleanup");
+}
+
+/// The ingester stages pieces once each, refuses a piece that contradicts the others, and
+/// ingests the combined result when the last piece arrives (pieces published by hand here, signed
+/// with the fleet's keys as a worker would).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pieces_are_staged_once_and_combined_when_all_are_in() {
+    use shared::checks::CheckStatus;
+    use shared::messages::{ArmUsage, CheckResult, Fragment, ScanResult, Trigger};
+    let (scenario, secret) = e2e::demo_with_unique_secret();
+    let fleet = Fleet::start(
+        scenario,
+        FleetOptions {
+            workers: 0,
+            scan_on_create: false,
+            ..FleetOptions::default()
+        },
+    )
+    .await
+    .expect("fleet");
+    let (id, _) = fleet.create_demo_connection(&secret).await.expect("create");
+    let scan = fleet.rescan(id, Some(&["storage"])).await.expect("rescan");
+    let job_id = shared::messages::job_id_for(scan, "storage");
+    let record = fleet
+        .store
+        .connection(id)
+        .await
+        .expect("get")
+        .expect("exists");
+    let piece = |part: u32, parts: u32, check: &str, status: CheckStatus| ScanResult {
+        schema: "scan-result".into(),
+        version: 1,
+        job_id,
+        scan_id: scan,
+        organization_id: record.organization_id.clone(),
+        connection_id: id,
+        service: "storage".into(),
+        trigger: Trigger::OnDemand,
+        started_at: chrono::Utc::now(),
+        finished_at: chrono::Utc::now(),
+        worker: "test".into(),
+        arm: ArmUsage::default(),
+        checks: vec![CheckResult {
+            check_id: check.into(),
+            status,
+            reason: format!("piece {part}"),
+            missing_permission: None,
+            findings: Vec::new(),
+        }],
+        connection_error: None,
+        fragment: Some(Fragment {
+            part,
+            parts,
+            chunk: 0,
+            chunks: 1,
+        }),
+    };
+    let publish = |result: ScanResult| {
+        let body = serde_json::to_vec(&result).expect("json");
+        let signature = fleet.result_keys.sign(&body);
+        let fleet = &fleet;
+        async move {
+            fleet
+                .publish_with_headers(
+                    routing::RESULT,
+                    &body,
+                    &[(shared::signing::SIGNATURE_HEADER, &signature)],
+                )
+                .await
+                .expect("publish")
+        }
+    };
+    let metric = |outcome: &'static str| {
+        let url = fleet.api_url("/metrics");
+        async move {
+            let text = reqwest::get(url)
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("text");
+            ingested(&text, outcome)
+        }
+    };
+    let first = piece(0, 2, "storage.min_tls_12", CheckStatus::Passed);
+    publish(first.clone()).await;
+    publish(first).await; // redelivered or published twice
+    e2e::wait_until(
+        "both copies are handled",
+        Duration::from_secs(30),
+        || async { metric("staged").await >= 2.0 },
+    )
+    .await;
+    // A piece that says the job has three parts contradicts the staged ones.
+    publish(piece(
+        1,
+        3,
+        "storage.secure_transfer_required",
+        CheckStatus::Failed,
+    ))
+    .await;
+    let dead = fleet.topology.results().dead_letter_queue();
+    let message = fleet
+        .take_message(&dead, Duration::from_secs(30))
+        .await
+        .expect("get")
+        .expect("the contradicting piece is dead-lettered");
+    assert!(String::from_utf8_lossy(&message.data).contains("\"parts\":3"));
+    assert!(
+        fleet
+            .store
+            .latest_results(id)
+            .await
+            .expect("latest")
+            .is_empty()
+    );
+
+    publish(piece(
+        1,
+        2,
+        "storage.secure_transfer_required",
+        CheckStatus::Failed,
+    ))
+    .await;
+    fleet
+        .wait_for_scan(id, scan, Duration::from_secs(30))
+        .await
+        .expect("the last piece completes the scan");
+    let latest = fleet.store.latest_results(id).await.expect("latest");
+    let mut got: Vec<(String, String)> = latest
+        .iter()
+        .map(|s| {
+            (
+                s.result.check_id.clone(),
+                s.result.status.as_str().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("storage.min_tls_12".to_string(), "passed".to_string()),
+            (
+                "storage.secure_transfer_required".to_string(),
+                "failed".to_string()
+            ),
+        ]
+    );
+    assert_eq!(metric("applied").await, 1.0);
+    // A late copy of a piece after the job was ingested changes nothing.
+    publish(piece(0, 2, "storage.min_tls_12", CheckStatus::Failed)).await;
+    e2e::wait_until(
+        "the late piece is handled",
+        Duration::from_secs(30),
+        || async { metric("duplicate").await >= 1.0 },
+    )
+    .await;
+    let again = fleet.store.latest_results(id).await.expect("latest");
+    assert_eq!(again.len(), 2);
+    assert!(again.iter().any(
+        |s| s.result.check_id == "storage.min_tls_12" && s.result.status == CheckStatus::Passed
+    ));
+    fleet.shutdown().await.expect("cleanup");
+}

@@ -1,0 +1,246 @@
+//! A service too big for one job, as part jobs (see `shared::checks::parts` for which services
+//! and why, and `shared::fragments` for how their results come back together).
+//!
+//! The coordinating job cuts the split list's items into slices of at most the planned number
+//! of items and about the message bound in bytes, and publishes one signed part job per slice:
+//! part jobs carry Azure data, so a worker runs only those signed with the fleet's keys (anyone
+//! with broker access could otherwise feed a scan made-up resources).
+
+use serde_json::Value;
+use shared::checks::parts::{self, Split};
+use shared::checks::{Check, Dataset, ListOutcome, ServiceDef};
+use shared::messages::{CarriedList, JobPart, MAX_PARTS, ScanJob};
+
+/// The part jobs of `job` (parts 1..n of n + 1; the coordinator is part 0), or `None` when the
+/// job cannot be split within the bounds (then it runs whole, as before).
+pub fn part_jobs(
+    job: &ScanJob,
+    service: &ServiceDef,
+    dataset: &Dataset,
+    split: &Split,
+    bound: usize,
+) -> Option<Vec<ScanJob>> {
+    let size = |v: &Value| serde_json::to_vec(v).map_or(usize::MAX / 4, |b| b.len() + 1);
+    let carried: Vec<CarriedList> = parts::carried_lists(service, split.collection)
+        .into_iter()
+        .map(|key| CarriedList {
+            collection: key.to_string(),
+            items: dataset.items(key).to_vec(),
+        })
+        .collect();
+    let carried_bytes: usize = carried.iter().flat_map(|c| c.items.iter()).map(size).sum();
+    // Half the bound for the slice at least; envelope room on top.
+    let budget = bound.saturating_sub(carried_bytes + 16 * 1024);
+    if carried_bytes > bound / 2 || budget < bound / 4 {
+        tracing::info!(carried_bytes, "not split: the carried lists are too big");
+        return None;
+    }
+    let mut slices: Vec<Vec<Value>> = Vec::new();
+    let mut current: Vec<Value> = Vec::new();
+    let mut used = 0usize;
+    for item in dataset.items(split.collection) {
+        let len = size(item);
+        if len > budget {
+            tracing::info!(len, "not split: one item is over the message bound");
+            return None;
+        }
+        if !current.is_empty() && (current.len() >= split.slice || used + len > budget) {
+            slices.push(std::mem::take(&mut current));
+            used = 0;
+        }
+        used += len;
+        current.push(item.clone());
+    }
+    if !current.is_empty() {
+        slices.push(current);
+    }
+    let of = u32::try_from(slices.len() + 1)
+        .ok()
+        .filter(|n| *n <= MAX_PARTS)?;
+    Some(
+        slices
+            .into_iter()
+            .enumerate()
+            .map(|(i, items)| ScanJob {
+                part: Some(JobPart {
+                    index: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                    of,
+                    collection: split.collection.to_string(),
+                    items,
+                    carried: carried.clone(),
+                }),
+                ..job.clone()
+            })
+            .collect(),
+    )
+}
+
+/// The dataset a part starts from (its slice and the carried lists), after checking that the
+/// part is one this build would have made.
+pub fn part_dataset(service: &ServiceDef, part: &JobPart) -> Result<Dataset, String> {
+    if part.index == 0 || part.index >= part.of || part.of > MAX_PARTS {
+        return Err(format!(
+            "part {} of {} is out of range",
+            part.index, part.of
+        ));
+    }
+    if !parts::splittable(service, &part.collection) {
+        return Err(format!(
+            "service {} is not split on {:?}",
+            service.id,
+            part.collection.chars().take(80).collect::<String>()
+        ));
+    }
+    let allowed = parts::carried_lists(service, &part.collection);
+    let mut dataset = Dataset::default();
+    for carried in &part.carried {
+        let Some(key) = allowed.iter().find(|k| **k == carried.collection) else {
+            return Err(format!(
+                "a part of {} on {} does not carry {:?}",
+                service.id,
+                part.collection,
+                carried.collection.chars().take(80).collect::<String>()
+            ));
+        };
+        dataset.insert_list(key, ListOutcome::Items(carried.items.clone()));
+    }
+    if let Some(missing) = allowed
+        .iter()
+        .find(|k| !part.carried.iter().any(|c| c.collection == **k))
+    {
+        return Err(format!("the part does not carry {missing}"));
+    }
+    if part.items.iter().any(|i| !i.is_object()) {
+        return Err("the part's items are not resource objects".into());
+    }
+    let key = parts::subtree(service, &part.collection)
+        .into_iter()
+        .next()
+        .ok_or_else(|| "no such collection".to_string())?;
+    dataset.insert_list(key, ListOutcome::Items(part.items.clone()));
+    Ok(dataset)
+}
+
+/// The checks a job evaluates: all of them, or for a split job the coordinator's (not depending
+/// on the split list) or a part's (depending on it).
+pub fn checks_of(
+    service: &ServiceDef,
+    split_on: Option<&str>,
+    is_part: bool,
+) -> Vec<&'static Check> {
+    match split_on {
+        None => service.checks.iter().collect(),
+        Some(root) => {
+            let dependent = parts::dependent_checks(service, root);
+            service
+                .checks
+                .iter()
+                .filter(|c| dependent.iter().any(|d| d.meta.id == c.meta.id) == is_part)
+                .collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::messages::Trigger;
+    use uuid::Uuid;
+
+    fn accounts(n: usize) -> Vec<Value> {
+        (0..n)
+            .map(|i| serde_json::json!({
+                "id": format!("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a{i:04}"),
+                "name": format!("a{i:04}"), "location": "eastus", "kind": "StorageV2",
+                "properties": {"minimumTlsVersion": "TLS1_2"}
+            }))
+            .collect()
+    }
+
+    fn storage() -> &'static ServiceDef {
+        shared::checks::service("storage").expect("storage")
+    }
+
+    #[test]
+    fn slices_cover_every_item_once_within_count_and_bytes() {
+        let mut dataset = Dataset::default();
+        dataset.insert_list("storage.accounts", ListOutcome::Items(accounts(1000)));
+        let job = ScanJob::new(
+            Uuid::new_v4(),
+            "acme",
+            Uuid::new_v4(),
+            "storage",
+            Trigger::Scheduled,
+        );
+        let split = Split {
+            collection: "storage.accounts",
+            slice: 150,
+        };
+        let bound = 64 * 1024;
+        let jobs = part_jobs(&job, storage(), &dataset, &split, bound).expect("split");
+        let mut seen = Vec::new();
+        for (i, part_job) in jobs.iter().enumerate() {
+            let part = part_job.part.as_ref().expect("part");
+            assert_eq!(part.index as usize, i + 1);
+            assert_eq!(part.of as usize, jobs.len() + 1);
+            assert!(part.items.len() <= 150);
+            let bytes = serde_json::to_vec(part_job).expect("json").len();
+            assert!(bytes <= bound, "part job of {bytes} bytes");
+            assert_eq!(part_job.job_id, job.job_id);
+            seen.extend(part.items.iter().map(|i| i["name"].clone()));
+        }
+        assert_eq!(seen.len(), 1000);
+        seen.dedup();
+        assert_eq!(seen.len(), 1000);
+    }
+
+    #[test]
+    fn a_part_is_checked_before_it_runs() {
+        let good = JobPart {
+            index: 1,
+            of: 3,
+            collection: "storage.accounts".into(),
+            items: accounts(2),
+            carried: Vec::new(),
+        };
+        let dataset = part_dataset(storage(), &good).expect("valid");
+        assert_eq!(dataset.items("storage.accounts").len(), 2);
+        let cases = [
+            JobPart {
+                index: 0,
+                ..good.clone()
+            },
+            JobPart {
+                index: 3,
+                ..good.clone()
+            },
+            JobPart {
+                collection: "storage.file_services".into(),
+                ..good.clone()
+            },
+            JobPart {
+                carried: vec![CarriedList {
+                    collection: "vm.machines".into(),
+                    items: vec![],
+                }],
+                ..good.clone()
+            },
+            JobPart {
+                items: vec![Value::from(1)],
+                ..good.clone()
+            },
+        ];
+        for bad in cases {
+            assert!(part_dataset(storage(), &bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn coordinator_and_parts_share_the_checks_out() {
+        let all = checks_of(storage(), None, false).len();
+        let coordinator = checks_of(storage(), Some("storage.accounts"), false).len();
+        let part = checks_of(storage(), Some("storage.accounts"), true).len();
+        assert_eq!(coordinator + part, all);
+        assert!(part > 0);
+    }
+}
