@@ -70,6 +70,16 @@ impl QueueSpec {
             "x-dead-letter-routing-key".into(),
             AMQPValue::LongString(self.name.as_str().into()),
         );
+        // Dead-lettering by the broker (delivery limit, TTL) is at-most-once by default: it
+        // republishes without confirms. At-least-once needs the reject-publish overflow mode.
+        args.insert(
+            "x-dead-letter-strategy".into(),
+            AMQPValue::LongString("at-least-once".into()),
+        );
+        args.insert(
+            "x-overflow".into(),
+            AMQPValue::LongString("reject-publish".into()),
+        );
         if let Some(ttl) = self.message_ttl_ms {
             args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ttl));
         }
@@ -306,6 +316,14 @@ mod tests {
             Some(&AMQPValue::LongLongInt(DELIVERY_LIMIT))
         );
         assert!(inner.contains_key("x-message-ttl"));
+        assert_eq!(
+            inner.get("x-dead-letter-strategy"),
+            Some(&AMQPValue::LongString("at-least-once".into()))
+        );
+        assert_eq!(
+            inner.get("x-overflow"),
+            Some(&AMQPValue::LongString("reject-publish".into()))
+        );
         assert!(
             !t.jobs_ondemand()
                 .arguments("dlx")

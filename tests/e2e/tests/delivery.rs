@@ -203,3 +203,66 @@ async fn any_amqp_client_can_request_a_rescan() {
     assert!(reason.contains("not found"), "{reason}");
     fleet.shutdown().await.expect("cleanup");
 }
+
+/// A message that keeps failing reaches the delivery limit and the broker moves it to the
+/// dead-letter queue (at-least-once dead-lettering: the queues are declared with
+/// `x-dead-letter-strategy=at-least-once`, which RabbitMQ honours only with reject-publish).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_past_the_delivery_limit_is_dead_lettered_by_the_broker() {
+    use lapin::options::{BasicGetOptions, BasicNackOptions};
+    let (scenario, _) = demo_with_unique_secret();
+    let fleet = Fleet::start(
+        scenario,
+        FleetOptions {
+            workers: 0,
+            scan_on_create: false,
+            ..FleetOptions::default()
+        },
+    )
+    .await
+    .expect("fleet");
+    let queue = fleet.topology.jobs_scheduled();
+    fleet
+        .publish_raw(routing::JOB_SCHEDULED, b"{\"poison\":true}")
+        .await
+        .expect("publish");
+    let (conn, channel) = fleet.amqp().await.expect("amqp");
+    let limit = shared::broker::topology::DELIVERY_LIMIT;
+    let mut deliveries = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while deliveries <= limit {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {deliveries} deliveries"
+        );
+        if let Some(message) = channel
+            .basic_get(
+                queue.name.as_str().into(),
+                BasicGetOptions { no_ack: false },
+            )
+            .await
+            .expect("get")
+        {
+            deliveries += 1;
+            message
+                .delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await
+                .expect("nack");
+        } else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let _ = conn.close(200, "done".into()).await;
+    let dead = fleet
+        .take_message(&queue.dead_letter_queue(), Duration::from_secs(30))
+        .await
+        .expect("get")
+        .expect("dead-lettered by the broker");
+    assert_eq!(dead.delivery.data, b"{\"poison\":true}");
+    assert_eq!(fleet.ready_messages(&queue.name).await.expect("count"), 0);
+    fleet.shutdown().await.expect("cleanup");
+}
