@@ -20,10 +20,11 @@ const ENVELOPE_ALLOWANCE: usize = 16 * 1024;
 /// job's result that fits is returned as it is, with no fragment.
 pub fn chunk(mut result: ScanResult, part: u32, parts: u32, bound: usize) -> Vec<ScanResult> {
     let budget = bound.saturating_sub(ENVELOPE_ALLOWANCE).max(1024);
-    if parts <= 1 && json_len(&result) <= bound {
+    if parts <= 1 && result.fragment.is_none() && json_len(&result) <= bound {
         result.fragment = None;
         return vec![result];
     }
+    let continued_by = result.fragment.and_then(|f| f.continued_by);
     let checks = std::mem::take(&mut result.checks);
     let mut pieces: Vec<Vec<CheckResult>> = vec![Vec::new()];
     let mut used = 0usize;
@@ -93,6 +94,7 @@ pub fn chunk(mut result: ScanResult, part: u32, parts: u32, bound: usize) -> Vec
                 parts: parts.max(1),
                 chunk: u32::try_from(i).unwrap_or(u32::MAX),
                 chunks,
+                continued_by,
             }),
             ..result.clone()
         })
@@ -330,12 +332,14 @@ mod tests {
             parts: 3,
             chunk: 0,
             chunks: 1,
+            continued_by: None,
         });
         b.fragment = Some(Fragment {
             part: 2,
             parts: 3,
             chunk: 0,
             chunks: 1,
+            continued_by: None,
         });
         b.job_id = a.job_id;
         let c = combine(vec![b, a]).expect("combined");
@@ -363,12 +367,14 @@ mod tests {
             parts: 3,
             chunk: 0,
             chunks: 1,
+            continued_by: None,
         });
         b.fragment = Some(Fragment {
             part: 2,
             parts: 3,
             chunk: 0,
             chunks: 1,
+            continued_by: None,
         });
         let c = combine(vec![a, b]).expect("combined");
         assert_eq!(c.checks[0].status, CheckStatus::Error);
@@ -390,6 +396,7 @@ mod tests {
             parts: 2,
             chunk: 1,
             chunks: 2,
+            continued_by: None,
         };
         assert!(ok.invalid().is_none());
         for bad in [
@@ -398,33 +405,64 @@ mod tests {
                 parts: 2,
                 chunk: 0,
                 chunks: 1,
+                continued_by: None,
             },
             Fragment {
                 part: 0,
                 parts: 0,
                 chunk: 0,
                 chunks: 1,
+                continued_by: None,
             },
             Fragment {
                 part: 0,
                 parts: 1,
                 chunk: 0,
                 chunks: 0,
+                continued_by: None,
             },
             Fragment {
                 part: 0,
                 parts: 1,
                 chunk: 0,
                 chunks: 5000,
+                continued_by: None,
             },
             Fragment {
                 part: 0,
                 parts: 99_999,
                 chunk: 0,
                 chunks: 1,
+                continued_by: None,
             },
         ] {
             assert!(bad.invalid().is_some(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn continuations_follow_the_numbering() {
+        let f = |part, parts, continued_by| Fragment {
+            part,
+            parts,
+            chunk: 0,
+            chunks: 1,
+            continued_by,
+        };
+        assert!(f(1, 3, Some(4)).invalid().is_none(), "1 continues as 1 + 3");
+        assert!(f(4, 3, Some(7)).invalid().is_none(), "and 4 as 7");
+        assert!(
+            f(0, 3, Some(3)).invalid().is_some(),
+            "the coordinator has no continuation"
+        );
+        assert!(f(1, 3, Some(5)).invalid().is_some(), "not 1 + 3");
+        assert!(
+            f(3, 3, None).invalid().is_some(),
+            "a multiple of parts is the coordinator's line"
+        );
+        assert!(
+            f(1 + 3 * 64, 3, None).invalid().is_some(),
+            "past the last generation"
+        );
     }
 }

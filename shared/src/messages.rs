@@ -65,6 +65,9 @@ pub struct ScanJob {
 
 /// Most parts one job may be split into.
 pub const MAX_PARTS: u32 = 4096;
+/// Most times a part may hand its unfinished items to a continuation (part `i` continues as
+/// `i + parts`, then `i + 2 * parts`, ...).
+pub const MAX_GENERATIONS: u32 = 64;
 /// Most chunks one part's result may be cut into.
 pub const MAX_CHUNKS: u32 = 1024;
 /// Default byte bound of a result message (and of a part job's carried data): RabbitMQ 4
@@ -77,7 +80,8 @@ pub const DEFAULT_MESSAGE_BYTES: usize = 1024 * 1024;
 /// read. The part reads its slice's children and evaluates the checks that depend on them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct JobPart {
-    /// 1-based; part 0 is the coordinating job itself.
+    /// 1-based; part 0 is the coordinating job itself. A continuation of part `i` (the items
+    /// part `i` had no time left for) is `i + of`, its own continuation `i + 2 * of`, and so on.
     pub index: u32,
     /// How many parts the job has, the coordinator included.
     pub of: u32,
@@ -106,6 +110,10 @@ pub struct Fragment {
     pub parts: u32,
     pub chunk: u32,
     pub chunks: u32,
+    /// Set when this part handed the items it had no time for to a continuation part (always
+    /// `part + parts`), whose pieces the job then waits for too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continued_by: Option<u32>,
 }
 
 impl Fragment {
@@ -120,7 +128,21 @@ impl Fragment {
                 self.chunks
             ));
         }
-        if self.part >= self.parts || self.chunk >= self.chunks {
+        if let Some(next) = self.continued_by
+            && (self.part.is_multiple_of(self.parts)
+                || Some(next) != self.part.checked_add(self.parts))
+        {
+            return Some(format!(
+                "part {} cannot be continued by part {next}",
+                self.part
+            ));
+        }
+        let max_part = self.parts.saturating_mul(MAX_GENERATIONS);
+        if self.part >= max_part
+            || self.continued_by.is_some_and(|n| n >= max_part)
+            || (self.part >= self.parts && self.part.is_multiple_of(self.parts))
+            || self.chunk >= self.chunks
+        {
             return Some(format!(
                 "fragment {}/{} chunk {}/{} is out of range",
                 self.part, self.parts, self.chunk, self.chunks

@@ -93,6 +93,7 @@ pub async fn collect(
         &mut collected,
         child_concurrency,
         |_| true,
+        |_| true,
     )
     .await;
     collected
@@ -170,7 +171,8 @@ pub async fn collect_roots(
 }
 
 /// The child collections among `needed` that `wanted` selects, for the parents already in
-/// `collected`, with at most `child_concurrency` reads at once.
+/// `collected` that `parent_wanted` selects (by ARM id), with at most `child_concurrency` reads
+/// at once.
 pub async fn collect_children(
     session: &ArmSession,
     service: &ServiceDef,
@@ -178,6 +180,7 @@ pub async fn collect_children(
     collected: &mut Collected,
     child_concurrency: usize,
     wanted: impl Fn(&str) -> bool,
+    parent_wanted: impl Fn(&str) -> bool,
 ) {
     // Children after their parents: a grandchild's parents are a child collection's items.
     let mut children: Vec<&Collection> = needed
@@ -211,6 +214,7 @@ pub async fn collect_children(
             .all_items(parent)
             .into_iter()
             .filter(|p| collection.applies_to.is_none_or(|applies| applies(p)))
+            .filter(|p| parent_wanted(props::resource_id(p)))
             .collect();
         let requests: Vec<(String, String, ArmSession)> = parents
             .iter()

@@ -59,6 +59,10 @@ pub struct WorkerConfig {
     /// several messages.
     #[arg(long, env = "FLEET_MESSAGE_BYTES", default_value_t = shared::messages::DEFAULT_MESSAGE_BYTES)]
     pub message_bytes: usize,
+    /// Seconds a part job reads before it hands the rest of its items to a continuation part
+    /// (default: half the job bound).
+    #[arg(long, env = "FLEET_PART_SECONDS")]
+    pub part_seconds: Option<u64>,
     /// Upper bound of one job, seconds (keep it under RabbitMQ's consumer_timeout).
     #[arg(long, env = "FLEET_JOB_TIMEOUT_SECS", default_value_t = 1200)]
     pub job_timeout_secs: u64,
@@ -127,6 +131,12 @@ pub async fn run(
         child_concurrency: config.child_concurrency,
         part_reads: config.part_reads.max(1),
         message_bytes: config.message_bytes.max(64 * 1024),
+        part_time: Duration::from_secs(
+            config
+                .part_seconds
+                .unwrap_or(config.job_timeout_secs / 2)
+                .clamp(1, config.job_timeout_secs.max(1)),
+        ),
     });
     tracing::info!(worker = %name, concurrency = config.concurrency, "worker started");
     consume::run(

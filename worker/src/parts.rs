@@ -9,7 +9,7 @@
 use serde_json::Value;
 use shared::checks::parts::{self, Split};
 use shared::checks::{Check, Dataset, ListOutcome, ServiceDef};
-use shared::messages::{CarriedList, JobPart, MAX_PARTS, ScanJob};
+use shared::messages::{CarriedList, JobPart, MAX_GENERATIONS, MAX_PARTS, ScanJob};
 
 /// The part jobs of `job` (parts 1..n of n + 1; the coordinator is part 0), or `None` when the
 /// job cannot be split within the bounds (then it runs whole, as before).
@@ -78,7 +78,11 @@ pub fn part_jobs(
 /// The dataset a part starts from (its slice and the carried lists), after checking that the
 /// part is one this build would have made.
 pub fn part_dataset(service: &ServiceDef, part: &JobPart) -> Result<Dataset, String> {
-    if part.index == 0 || part.index >= part.of || part.of > MAX_PARTS {
+    if part.of < 2
+        || part.of > MAX_PARTS
+        || part.index.is_multiple_of(part.of)
+        || part.index >= part.of.saturating_mul(MAX_GENERATIONS)
+    {
         return Err(format!(
             "part {} of {} is out of range",
             part.index, part.of
@@ -139,6 +143,30 @@ pub fn checks_of(
                 .collect()
         }
     }
+}
+
+/// The continuation of `job` (a part) for the items it had no time for.
+pub fn continuation(job: &ScanJob, rest: Vec<Value>) -> Option<ScanJob> {
+    let part = job.part.as_ref()?;
+    let index = part.index.checked_add(part.of)?;
+    (index < part.of.saturating_mul(MAX_GENERATIONS)).then(|| ScanJob {
+        part: Some(JobPart {
+            index,
+            items: rest,
+            ..part.clone()
+        }),
+        ..job.clone()
+    })
+}
+
+/// Whether `parent_id` is one of `roots` or below one of them (ARM ids nest).
+pub fn under_any(parent_id: &str, roots: &[String]) -> bool {
+    let parent = parent_id.to_ascii_lowercase();
+    roots.iter().any(|root| {
+        parent == *root
+            || (parent.starts_with(root.as_str())
+                && parent.as_bytes().get(root.len()) == Some(&b'/'))
+    })
 }
 
 #[cfg(test)]
@@ -204,6 +232,14 @@ mod tests {
             carried: Vec::new(),
         };
         let dataset = part_dataset(storage(), &good).expect("valid");
+        let continuation = JobPart {
+            index: 4,
+            ..good.clone()
+        };
+        assert!(
+            part_dataset(storage(), &continuation).is_ok(),
+            "part 1 continued as 1 + 3"
+        );
         assert_eq!(dataset.items("storage.accounts").len(), 2);
         let cases = [
             JobPart {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use shared::azure::{ArmClient, Principal};
-use shared::checks::{self, EvalContext, region::RegionFilter};
+use shared::checks::{self, EvalContext, ListOutcome, region::RegionFilter};
 use shared::crypto::KeyRing;
 use shared::messages::{
     ArmUsage, CheckResult, ConnectionError, Fragment, MESSAGE_VERSION, Message, ScanJob, ScanResult,
@@ -45,7 +45,12 @@ pub struct ScanContext {
     pub part_reads: usize,
     /// Byte bound of result messages and part jobs.
     pub message_bytes: usize,
+    /// How long a part reads before it hands the rest of its items to a continuation.
+    pub part_time: std::time::Duration,
 }
+
+/// Rounds of parallel child reads a part does between two looks at the clock.
+const PART_BATCH_ROUNDS: usize = 4;
 
 /// What a job produced: its result (for a split job, its piece of it), and the part jobs to
 /// publish before it.
@@ -95,6 +100,7 @@ pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<JobOutput, JobE
     let regions = RegionFilter::new(&record.regions);
     let needed = needed_collections(service);
     let mut fragment = None;
+    let mut continued_by = None;
     let mut part_jobs = Vec::new();
     let (mut collected, split_on) = match (&job.part, part_dataset) {
         (Some(part), Some(dataset)) => {
@@ -132,15 +138,65 @@ pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<JobOutput, JobE
     let subtree = split_on
         .map(|root| checks::parts::subtree(service, root))
         .unwrap_or_default();
-    collect_children(
-        &session,
-        service,
-        &needed,
-        &mut collected,
-        ctx.child_concurrency,
-        |key| split_on.is_none() || subtree.contains(&key) == is_part,
-    )
-    .await;
+    let wanted = |key: &str| split_on.is_none() || subtree.contains(&key) == is_part;
+    match (&job.part, split_on) {
+        (Some(_), Some(root)) => {
+            // A part reads its slice in batches and hands what it has no time for to a
+            // continuation part, so its delivery is never held near the job bound however
+            // slowly the provider's budget lets it read.
+            let items = collected.dataset.items(root).to_vec();
+            let mut done = 0;
+            while done < items.len() {
+                if done > 0 && collect_started.elapsed() >= ctx.part_time {
+                    break;
+                }
+                let end =
+                    (done + ctx.child_concurrency.max(1) * PART_BATCH_ROUNDS).min(items.len());
+                let roots: Vec<String> = items[done..end]
+                    .iter()
+                    .map(|i| checks::props::resource_id(i).to_ascii_lowercase())
+                    .collect();
+                collect_children(
+                    &session,
+                    service,
+                    &needed,
+                    &mut collected,
+                    ctx.child_concurrency,
+                    wanted,
+                    |parent| parts::under_any(parent, &roots),
+                )
+                .await;
+                done = end;
+            }
+            if done < items.len() {
+                let rest = items[done..].to_vec();
+                tracing::info!(
+                    done,
+                    left = rest.len(),
+                    "part out of time; a continuation takes the rest"
+                );
+                collected
+                    .dataset
+                    .insert_list(root, ListOutcome::Items(items[..done].to_vec()));
+                if let Some(next) = parts::continuation(job, rest) {
+                    continued_by = next.part.as_ref().map(|p| p.index);
+                    part_jobs.push(next);
+                }
+            }
+        }
+        _ => {
+            collect_children(
+                &session,
+                service,
+                &needed,
+                &mut collected,
+                ctx.child_concurrency,
+                wanted,
+                |_| true,
+            )
+            .await;
+        }
+    }
     let collect_ms = collect_started.elapsed().as_millis() as u64;
 
     let evaluate_started = Instant::now();
@@ -167,6 +223,7 @@ pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<JobOutput, JobE
         parts,
         chunk: 0,
         chunks: 1,
+        continued_by,
     });
     Ok(JobOutput { result, part_jobs })
 }
@@ -186,6 +243,7 @@ fn fragment_of(job: &ScanJob) -> Option<Fragment> {
         parts: p.of,
         chunk: 0,
         chunks: 1,
+        continued_by: None,
     })
 }
 

@@ -3,7 +3,8 @@
 //! A split job's parts run on any worker and a big result travels in chunks, so the ingester
 //! receives a job's result as pieces in any order, each possibly more than once. Each piece is
 //! kept (once) in a hash per job under the connection's hash tag; the script that stores a piece
-//! also says whether every chunk of every part is now in. Then the caller combines the pieces and
+//! also says whether every chunk of every part is now in (following each part's continuations,
+//! the parts that took over the items it had no time for). Then the caller combines the pieces and
 //! ingests one result as usual (idempotent on the job id), and drops the staging hash. Staging
 //! expires on its own after [`STAGING_TTL`], so pieces of a job that never completes (its
 //! connection was deleted, a part was dead-lettered) do not stay.
@@ -35,7 +36,7 @@ pub enum Staged {
 
 const STAGE: &str = r#"
 -- KEYS[1]: staging hash of one job. ARGV: 1 piece field (p:<part>:<chunk>), 2 piece JSON,
--- 3 parts, 4 part, 5 chunks, 6 ttl ms, 7 max staged bytes.
+-- 3 parts, 4 part, 5 chunks, 6 ttl ms, 7 max staged bytes, 8 continuation part or ''.
 -- Returns {code, detail}: code 0 waiting, 1 complete, 2 refused.
 local key = KEYS[1]
 local parts = tonumber(ARGV[3])
@@ -48,19 +49,32 @@ local kn = redis.call('HGET', key, nfield)
 if kn and kn ~= ARGV[5] then
   return {2, 'part ' .. ARGV[4] .. ' has ' .. kn .. ' chunks, this piece says ' .. ARGV[5]}
 end
+local cfield = 'c:' .. ARGV[4]
+local kc = redis.call('HGET', key, cfield)
+if kc and kc ~= ARGV[8] then
+  return {2, 'part ' .. ARGV[4] .. ' is continued by ' .. kc .. ', this piece says ' .. ARGV[8]}
+end
 if redis.call('HEXISTS', key, ARGV[1]) == 0 then
   local bytes = tonumber(redis.call('HGET', key, 'bytes') or '0') + string.len(ARGV[2])
   if bytes > tonumber(ARGV[7]) then
     return {2, 'the job staged more than ' .. ARGV[7] .. ' bytes'}
   end
   redis.call('HSET', key, ARGV[1], ARGV[2], 'parts', parts, nfield, ARGV[5], 'bytes', bytes)
+  if ARGV[8] ~= '' then redis.call('HSET', key, cfield, ARGV[8]) end
 end
 redis.call('PEXPIRE', key, ARGV[6])
+-- Every part, and every continuation it declared (each a higher number: no cycles).
 for p = 0, parts - 1 do
-  local n = redis.call('HGET', key, 'n:' .. p)
-  if not n then return {0, ''} end
-  for c = 0, tonumber(n) - 1 do
-    if redis.call('HEXISTS', key, 'p:' .. p .. ':' .. c) == 0 then return {0, ''} end
+  local q = tostring(p)
+  while q do
+    local n = redis.call('HGET', key, 'n:' .. q)
+    if not n then return {0, ''} end
+    for c = 0, tonumber(n) - 1 do
+      if redis.call('HEXISTS', key, 'p:' .. q .. ':' .. c) == 0 then return {0, ''} end
+    end
+    local next = redis.call('HGET', key, 'c:' .. q)
+    if next and tonumber(next) <= tonumber(q) then return {2, 'a continuation goes backwards'} end
+    q = next
   end
 end
 return {1, ''}
@@ -90,6 +104,12 @@ impl Store {
             .arg(fragment.chunks)
             .arg(ttl_ms)
             .arg(MAX_STAGED_BYTES)
+            .arg(
+                fragment
+                    .continued_by
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+            )
             .invoke_async(&mut conn)
             .await?;
         match code {

@@ -120,6 +120,7 @@ pub struct Fleet {
     /// Workers' `FLEET_PART_READS` and `FLEET_MESSAGE_BYTES`.
     pub part_reads: usize,
     pub message_bytes: usize,
+    pub part_seconds: Option<u64>,
 }
 
 /// The name the emulator's cloud is registered under in the test fleets.
@@ -162,6 +163,8 @@ pub struct FleetOptions {
     pub part_reads: usize,
     /// Workers' result message bound.
     pub message_bytes: usize,
+    /// Workers' `FLEET_PART_SECONDS`.
+    pub part_seconds: Option<u64>,
 }
 
 impl Default for FleetOptions {
@@ -176,6 +179,7 @@ impl Default for FleetOptions {
             clock: shared::clock::Clock::system(),
             part_reads: 1500,
             message_bytes: shared::messages::DEFAULT_MESSAGE_BYTES,
+            part_seconds: None,
         }
     }
 }
@@ -267,6 +271,7 @@ impl Fleet {
             redis_args: redis.clone(),
             part_reads: options.part_reads,
             message_bytes: options.message_bytes,
+            part_seconds: options.part_seconds,
         };
         for i in 0..options.workers {
             let config = fleet.worker_config(&format!("worker-{i}"), options.worker_concurrency);
@@ -309,6 +314,7 @@ impl Fleet {
             child_concurrency: 4,
             part_reads: self.part_reads,
             message_bytes: self.message_bytes,
+            part_seconds: self.part_seconds,
             job_timeout_secs: 120,
             shutdown_grace_secs: 20,
             worker_name: Some(format!("{}{name}", self.prefix)),

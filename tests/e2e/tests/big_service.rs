@@ -21,7 +21,7 @@ const ACCOUNTS: usize = 300;
 
 /// `ACCOUNTS` storage accounts in two regions; every fifth allows TLS 1.0, every seventh has a
 /// permissive file service, every eleventh is a BlobStorage account (no file service).
-fn world() -> Value {
+fn world(arm_latency_ms: u64) -> Value {
     let resources: Vec<Value> = (0..ACCOUNTS)
         .flat_map(|i| {
             let id = format!(
@@ -51,6 +51,7 @@ fn world() -> Value {
         })
         .collect();
     json!({
+        "arm_latency_ms": arm_latency_ms,
         "tenants": [{"id": TENANT, "applications": [
             {"client_id": CLIENT, "object_id": OID, "secrets": [{"value": SECRET}]}]}],
         "subscriptions": [{"id": SUB, "tenant_id": TENANT, "page_size": 100,
@@ -64,11 +65,14 @@ fn world() -> Value {
 async fn scan_storage(
     part_reads: usize,
     message_bytes: usize,
+    slow: Option<(u64, u64)>,
 ) -> (
     BTreeMap<String, (String, String, Vec<(String, String)>)>,
     String,
 ) {
-    let scenario = azure_emulator::Scenario::from_json(&world().to_string()).expect("scenario");
+    let (latency, part_seconds) = slow.map_or((0, None), |(l, s)| (l, Some(s)));
+    let scenario =
+        azure_emulator::Scenario::from_json(&world(latency).to_string()).expect("scenario");
     let fleet = Fleet::start(
         scenario,
         FleetOptions {
@@ -77,6 +81,7 @@ async fn scan_storage(
             scan_on_create: false,
             part_reads,
             message_bytes,
+            part_seconds,
             ..FleetOptions::default()
         },
     )
@@ -138,7 +143,7 @@ fn ingested(metrics: &str, outcome: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_split_scan_in_bounded_messages_equals_one_whole_job() {
     // Whole: one job, one message (of about 1.4 MB: over the default bound, so allowed here).
-    let (whole, whole_metrics) = scan_storage(1_000_000, 8 * 1024 * 1024).await;
+    let (whole, whole_metrics) = scan_storage(1_000_000, 8 * 1024 * 1024, None).await;
     assert_eq!(ingested(&whole_metrics, "staged"), 0.0);
     assert_eq!(ingested(&whole_metrics, "applied"), 1.0);
     let tls = &whole["storage.min_tls_12"];
@@ -147,7 +152,7 @@ async fn a_split_scan_in_bounded_messages_equals_one_whole_job() {
 
     // Split: 300 accounts with one file-service read each, 40 reads per part → 8 parts and the
     // coordinator; results in messages of at most 48 KiB.
-    let (split, split_metrics) = scan_storage(40, 48 * 1024).await;
+    let (split, split_metrics) = scan_storage(40, 48 * 1024, None).await;
     let staged = ingested(&split_metrics, "staged");
     assert!(
         staged >= 9.0,
@@ -165,11 +170,22 @@ async fn a_split_scan_in_bounded_messages_equals_one_whole_job() {
     for (check, expected) in &whole {
         assert_eq!(&split[check], expected, "{check}");
     }
+
+    // Slow reads (150 ms each) and parts allowed 1 s of reading: parts hand the rest of their
+    // slice to continuations, and the combined result is still the same.
+    let (continued, _) = scan_storage(40, 48 * 1024, Some((150, 1))).await;
+    assert!(
+        e2e::captured_logs().contains("a continuation takes the rest"),
+        "no part ran out of time"
+    );
+    for (check, expected) in &whole {
+        assert_eq!(&continued[check], expected, "{check}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_unsigned_part_job_is_refused() {
-    let scenario = azure_emulator::Scenario::from_json(&world().to_string()).expect("scenario");
+    let scenario = azure_emulator::Scenario::from_json(&world(0).to_string()).expect("scenario");
     let fleet = Fleet::start(
         scenario,
         FleetOptions {
@@ -264,6 +280,7 @@ async fn pieces_are_staged_once_and_combined_when_all_are_in() {
             parts,
             chunk: 0,
             chunks: 1,
+            continued_by: None,
         }),
     };
     let publish = |result: ScanResult| {
