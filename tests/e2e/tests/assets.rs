@@ -111,6 +111,14 @@ async fn create(fleet: &Fleet, demo: &Value, secret: &str, asset_import: bool) -
         .await
         .expect("create");
     assert_eq!(code, 201, "{created}");
+    // Validation says whether asset import can list resources and groups (only when selected).
+    let access = &created["connection"]["status"]["access"];
+    if asset_import {
+        assert_eq!(access["assets"]["readable"], true, "{access}");
+        assert_eq!(access["assets"]["missing_actions"], json!([]));
+    } else {
+        assert!(access.get("assets").is_none(), "{access}");
+    }
     let id = Uuid::parse_str(created["connection"]["id"].as_str().expect("id")).expect("uuid");
     let scan = Uuid::parse_str(created["scan_id"].as_str().expect("scan")).expect("uuid");
     (id, scan)
