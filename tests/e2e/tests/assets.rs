@@ -586,3 +586,129 @@ async fn asset_import_off_reads_no_resources_and_keeps_no_inventory() {
     .await;
     fleet.shutdown().await.expect("shutdown");
 }
+
+/// Hostile asset batches on the results queue are dead-lettered with their reason and change
+/// nothing: unsigned, too many assets, an asset of another subscription, too many tags, and a
+/// batch for a scan that enqueued no asset job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_asset_batches_are_dead_lettered_and_change_nothing() {
+    use shared::assets::{AssetBatch, AssetData};
+    use shared::broker::topology::DEAD_LETTER_REASON_HEADER;
+    use shared::messages::Trigger;
+    use shared::signing::SIGNATURE_HEADER;
+
+    let (demo, secret) = scenario_json();
+    let fleet = Fleet::start(scenario(&demo), FleetOptions::default())
+        .await
+        .expect("fleet");
+    let (id, scan) = create(&fleet, &demo, &secret, true).await;
+    fleet
+        .wait_for_scan(id, scan, SCAN_TIMEOUT)
+        .await
+        .expect("scan");
+    let snapshot = || async {
+        let assets = fleet.store.assets(id, None).await.expect("assets");
+        let changes = fleet.store.asset_changes(id).await.expect("changes");
+        (
+            serde_json::to_string(&assets).expect("json"),
+            serde_json::to_string(&changes).expect("json"),
+        )
+    };
+    let before = snapshot().await;
+    let sub = demo["subscriptions"][0]["id"].as_str().expect("sub");
+    let org = demo["demo"]["organization_id"].as_str().expect("org");
+    let asset = |id: String| AssetData {
+        name: "x".into(),
+        resource_type: "Microsoft.Storage/storageAccounts".into(),
+        id,
+        ..Default::default()
+    };
+    let ours = |n: usize| {
+        format!(
+            "/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/h{n}"
+        )
+    };
+    let batch = |scan_id: Uuid, assets: Vec<AssetData>| {
+        let mut b = AssetBatch::new(
+            Uuid::new_v4(),
+            scan_id,
+            org,
+            id,
+            Trigger::OnDemand,
+            0,
+            "evil",
+            assets,
+        );
+        b.total_batches = Some(1);
+        b.complete = true;
+        serde_json::to_vec(&b).expect("json")
+    };
+    let mut tagged = asset(ours(1));
+    tagged.tags = (0..65)
+        .map(|i| (format!("t{i}"), "v".to_string()))
+        .collect();
+    let cases: Vec<(&str, Vec<u8>, bool)> = vec![
+        ("unauthenticated", batch(scan, vec![asset(ours(0))]), false),
+        (
+            "501 assets in one batch",
+            batch(scan, (0..501).map(|n| asset(ours(n))).collect()),
+            true,
+        ),
+        (
+            "is not in the connection's subscription",
+            batch(
+                scan,
+                vec![asset(
+                    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/A.B/c/d"
+                        .into(),
+                )],
+            ),
+            true,
+        ),
+        ("more than 64 tags", batch(scan, vec![tagged]), true),
+        (
+            "no asset job was enqueued",
+            batch(Uuid::new_v4(), vec![asset(ours(2))]),
+            true,
+        ),
+    ];
+    for (_, payload, signed) in &cases {
+        let signature = fleet.result_keys.sign(payload);
+        let headers: Vec<(&str, &str)> = if *signed {
+            vec![(SIGNATURE_HEADER, signature.as_str())]
+        } else {
+            Vec::new()
+        };
+        fleet
+            .publish_with_headers("scan.result", payload, &headers)
+            .await
+            .expect("publish");
+    }
+    let dead = fleet.topology.results().dead_letter_queue();
+    let mut reasons = Vec::new();
+    for _ in 0..cases.len() {
+        let message = fleet
+            .take_message(&dead, Duration::from_secs(30))
+            .await
+            .expect("amqp")
+            .expect("dead-lettered");
+        let reason = message
+            .properties
+            .headers()
+            .as_ref()
+            .and_then(|h| match h.inner().get(DEAD_LETTER_REASON_HEADER) {
+                Some(lapin::types::AMQPValue::LongString(s)) => Some(s.to_string()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        reasons.push(reason);
+    }
+    for (expected, _, _) in &cases {
+        assert!(
+            reasons.iter().any(|r| r.contains(expected)),
+            "no dead letter says {expected:?}: {reasons:?}"
+        );
+    }
+    assert_eq!(before, snapshot().await, "the inventory is unchanged");
+    fleet.shutdown().await.expect("shutdown");
+}
