@@ -77,6 +77,11 @@ async fn handle(
         count("refused");
         return;
     }
+    // Asset batches share the results queue and its signing; they are told apart by type.
+    if is_asset_batch(delivery) {
+        crate::ingest_assets::handle(publisher, store, metrics, queue, delivery).await;
+        return;
+    }
     let result: ScanResult = match decode(&delivery.data) {
         Ok(r) => r,
         Err(e) => {
@@ -288,6 +293,22 @@ async fn drop_staged(store: &Store, job: Option<(uuid::Uuid, uuid::Uuid)>) {
     {
         tracing::warn!(error = %e, "staged pieces not dropped; they expire by themselves");
     }
+}
+
+/// Whether a (verified) message is an `asset-batch`: by its AMQP type, or else its `schema`.
+fn is_asset_batch(delivery: &Delivery) -> bool {
+    use shared::messages::Message;
+    if let Some(kind) = delivery.properties.kind() {
+        return kind.as_str() == shared::assets::AssetBatch::SCHEMA;
+    }
+    #[derive(serde::Deserialize)]
+    struct Kind {
+        schema: Option<String>,
+    }
+    serde_json::from_slice::<Kind>(&delivery.data)
+        .ok()
+        .and_then(|k| k.schema)
+        .is_some_and(|s| s == shared::assets::AssetBatch::SCHEMA)
 }
 
 /// Why `result` is not one the fleet produced for a job it enqueued, if it is not. The store

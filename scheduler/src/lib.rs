@@ -21,6 +21,7 @@ pub mod api;
 pub mod cli;
 pub mod exceptions;
 pub mod ingest;
+pub mod ingest_assets;
 pub mod lifecycle;
 pub mod metrics;
 pub mod planner;

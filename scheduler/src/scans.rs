@@ -2,6 +2,7 @@
 //! consumer and connection creation, so every path enqueues the same way: record the scan's
 //! progress first, then publish one confirmed job per (connection, service).
 
+use shared::assets::ASSET_SERVICE;
 use shared::broker::{Publisher, routing};
 use shared::checks;
 use shared::messages::{ScanJob, Trigger};
@@ -58,6 +59,12 @@ pub async fn enqueue_scan(
     if !record.capabilities.compliance_checks {
         return Err(EnqueueError::ChecksNotSelected);
     }
+    // Asset import is one more job of every scan of a connection that selects it.
+    let mut services = services.to_vec();
+    if record.capabilities.asset_import && !services.contains(&ASSET_SERVICE) {
+        services.push(ASSET_SERVICE);
+    }
+    let services = services.as_slice();
     store
         .start_scan(record.id, scan_id, services, trigger)
         .await?;

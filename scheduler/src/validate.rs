@@ -123,7 +123,14 @@ pub async fn validate_for(
         Err(e) => return from_subscription_error(&e, sub),
     }
     // 3. What the principal may read: Azure actions, then Graph application permissions.
-    let access = access_report(&session, sub, token.object_id().as_deref(), services).await;
+    let access = access_report(
+        &session,
+        sub,
+        token.object_id().as_deref(),
+        services,
+        record.capabilities.asset_import,
+    )
+    .await;
     let access = match access {
         Ok(mut report) => {
             let needed = graph_permissions_needed(services);
@@ -256,6 +263,7 @@ async fn access_report(
     sub: &str,
     object_id: Option<&str>,
     services: &[ServiceDef],
+    asset_import: bool,
 ) -> Result<AccessReport, ArmError> {
     let permissions = session
         .list(&session.url(
@@ -301,6 +309,7 @@ async fn access_report(
         }
     }
     let services = service_access(services, |action| effective.allows(action));
+    let assets = asset_import.then(|| asset_access(|action| effective.allows(action)));
     Ok(AccessReport {
         reader,
         security_reader,
@@ -308,7 +317,30 @@ async fn access_report(
         services,
         over_privileged: effective.can_write(),
         graph: None,
+        assets,
     })
+}
+
+/// The Azure actions asset import needs: listing resources and resource groups.
+pub const ASSET_IMPORT_ACTIONS: [&str; 2] = [
+    "Microsoft.Resources/subscriptions/resourceGroups/read",
+    "Microsoft.Resources/subscriptions/resources/read",
+];
+
+/// Whether asset import can read what it needs, with the actions `allows` refuses.
+pub fn asset_access(allows: impl Fn(&str) -> bool) -> ServiceAccess {
+    let missing: Vec<String> = ASSET_IMPORT_ACTIONS
+        .into_iter()
+        .filter(|action| !allows(action))
+        .map(str::to_string)
+        .collect();
+    ServiceAccess {
+        service: shared::assets::ASSET_SERVICE.to_string(),
+        name: "Asset import".to_string(),
+        readable: missing.is_empty(),
+        missing_actions: missing,
+        missing_graph_permissions: Vec::new(),
+    }
 }
 
 /// The Azure actions a service's ARM collections need, sorted, without repeats.
@@ -449,4 +481,22 @@ async fn role_name(session: &ArmSession, definition_id: &str) -> Option<String> 
     body.pointer("/properties/roleName")
         .and_then(Value::as_str)
         .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asset_access_names_the_listing_actions_it_lacks() {
+        let all = asset_access(|_| true);
+        assert!(all.readable && all.missing_actions.is_empty());
+        assert_eq!(all.service, "assets");
+        let groups_only = asset_access(|a| a.ends_with("/resourceGroups/read"));
+        assert!(!groups_only.readable);
+        assert_eq!(
+            groups_only.missing_actions,
+            vec!["Microsoft.Resources/subscriptions/resources/read".to_string()]
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! Building blocks shared by the scheduler and the workers.
 //!
+//! - [`assets`]: the asset inventory's records and the `asset-batch` message;
 //! - [`messages`]: the versioned JSON contracts on the queues;
 //! - [`checks`]: the check catalogue (metadata, collections, evaluations);
 //! - [`clock`]: the control plane's time, injectable for tests;
@@ -10,6 +11,7 @@
 //! - [`store`]: the Redis repositories;
 //! - [`telemetry`]: logs and traces.
 
+pub mod assets;
 pub mod azure;
 pub mod broker;
 pub mod checks;

@@ -442,6 +442,10 @@ pub fn json_schemas() -> Vec<(&'static str, Value)> {
             "rescan-request.json",
             schemars::schema_for!(RescanRequest).to_value(),
         ),
+        (
+            "asset-batch.json",
+            schemars::schema_for!(crate::assets::AssetBatch).to_value(),
+        ),
     ]
 }
 

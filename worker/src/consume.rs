@@ -202,6 +202,10 @@ async fn handle(
         .await;
         return;
     }
+    if job.service == shared::assets::ASSET_SERVICE {
+        crate::assets::handle(publisher, ctx, queue, &delivery, &job, timeout).await;
+        return;
+    }
     // Label values only from the catalogue: a job for an unknown service mints no new series.
     let service_label = if shared::checks::service(&job.service).is_some() {
         job.service.as_str()

@@ -11,6 +11,7 @@
 //!
 //! [`run`] is the library entry point the binary and the end-to-end tests share.
 
+pub mod assets;
 pub mod collect;
 pub mod consume;
 pub mod http;

@@ -343,7 +343,10 @@ fn unauthenticated_result(
 }
 
 /// The connection's service principal, its secret opened in memory only.
-fn principal_of(ctx: &ScanContext, record: &ConnectionRecord) -> Result<Principal, JobError> {
+pub(crate) fn principal_of(
+    ctx: &ScanContext,
+    record: &ConnectionRecord,
+) -> Result<Principal, JobError> {
     let secret = ctx
         .keys
         .open(&record.sealed_secret, &record.id.to_string())

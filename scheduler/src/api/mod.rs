@@ -8,6 +8,7 @@
 //! connection answers 404 exactly like a missing one. The OpenAPI document is generated from the
 //! handlers' annotations, served at `/openapi.json`, and kept in `scheduler/openapi.json`.
 
+mod assets;
 pub mod auth;
 pub mod catalogue;
 mod connections;
@@ -58,6 +59,7 @@ pub struct ApiState {
         (name = "organizations", description = "API tokens and the audit trail"),
         (name = "exceptions", description = "Disabled checks and exempted resources, with justifications"),
         (name = "catalogue", description = "Services and checks"),
+        (name = "assets", description = "Asset inventory (asset import)"),
     )
 )]
 struct ApiDoc;
@@ -90,6 +92,10 @@ fn documented() -> OpenApiRouter<ApiState> {
         .routes(routes!(connections::rescan))
         .routes(routes!(connections::scan_progress))
         .routes(routes!(connections::next_scan))
+        .routes(routes!(assets::list))
+        .routes(routes!(assets::show))
+        .routes(routes!(assets::export))
+        .routes(routes!(assets::set_owner_tag))
         .routes(routes!(
             organizations::create_token,
             organizations::list_tokens

@@ -61,6 +61,23 @@ impl Client {
         self.call(reqwest::Method::GET, path, None).await
     }
 
+    /// A GET whose answer is passed on as text (exports: CSV or JSON as served).
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the API at {}", self.base))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("API answered {status}: {}", describe_error(&text));
+        }
+        Ok(text)
+    }
+
     /// Polls a scan until it has completed.
     pub async fn wait_for_scan(&self, id: Uuid, scan_id: Uuid, timeout: u64) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);

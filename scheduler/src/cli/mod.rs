@@ -5,6 +5,7 @@
 //! Client secrets are never taken as a command-line argument (they would show in `ps` and shell
 //! history): they come from an environment variable or standard input.
 
+mod assets;
 mod client;
 mod connections;
 mod exceptions;
@@ -13,6 +14,7 @@ mod output;
 use clap::{Args, Parser, Subcommand};
 use uuid::Uuid;
 
+pub use assets::AssetsCommand;
 pub use connections::ConnectionsCommand;
 pub use exceptions::{AuditAction, AuditArgs, ExceptionsCommand};
 pub use output::results_table;
@@ -98,6 +100,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A connection's asset inventory: list (with filters), show one asset, export.
+    #[command(subcommand)]
+    Assets(AssetsCommand),
     /// Organization API tokens (operators).
     #[command(subcommand)]
     Tokens(TokensCommand),
@@ -294,6 +299,7 @@ pub async fn run_client(command: Command, api: &ApiArgs) -> anyhow::Result<()> {
                 Ok(())
             }
         }
+        Command::Assets(c) => assets::run(&client, c).await,
         Command::Tokens(t) => output::tokens(&client, t).await,
         Command::Exceptions(c) => exceptions::run(&client, c).await,
         Command::Audit(args) => exceptions::audit(&client, args).await,

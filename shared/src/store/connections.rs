@@ -174,6 +174,10 @@ pub struct AccessReport {
     /// not; absent when no check reads Graph.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graph: Option<GraphAccess>,
+    /// Asset import: whether the principal can list the subscription's resources and resource
+    /// groups; absent when the connection does not select asset import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assets: Option<ServiceAccess>,
 }
 
 /// One service's readability.

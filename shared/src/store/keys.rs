@@ -37,7 +37,41 @@ impl Keys {
             self.scans(id),
             self.ingested_jobs(id),
             self.scan_ids(id),
+            self.assets(id),
+            self.assets_seen(id),
+            self.assets_removed(id),
+            self.assets_history(id),
         ]
+    }
+
+    /// Hash: asset key (lower-case id) -> `<first seen ms>|<asset JSON>` (asset import).
+    pub fn assets(&self, id: Uuid) -> String {
+        self.conn(id, "assets")
+    }
+
+    /// Sorted set: asset key -> last seen (ms) of the assets present in Azure.
+    pub fn assets_seen(&self, id: Uuid) -> String {
+        self.conn(id, "assets:seen")
+    }
+
+    /// Sorted set: asset key -> removed at (ms) of the assets a complete import did not see.
+    pub fn assets_removed(&self, id: Uuid) -> String {
+        self.conn(id, "assets:removed")
+    }
+
+    /// Stream: one entry per asset change (added, removed, restored, location, sku, tags, ...).
+    pub fn assets_history(&self, id: Uuid) -> String {
+        self.conn(id, "assets:history")
+    }
+
+    /// Set: the asset batches of one scan already ingested (expires with the scan's progress).
+    pub fn asset_batches(&self, id: Uuid, scan_id: Uuid) -> String {
+        self.conn(id, &format!("scan:{scan_id}:assetbatches"))
+    }
+
+    /// String: the tag name an organization reads asset owners from.
+    pub fn asset_owner_tag(&self, organization_id: &str) -> String {
+        format!("{}org:{{{organization_id}}}:assets:ownertag", self.prefix)
     }
 
     /// Set: ids of the scans with a progress record (so deletion needs no SCAN, which Redis

@@ -5,6 +5,7 @@
 //! reconnects by itself; a command that fails while it reconnects returns an error, which callers
 //! treat as retryable). Submodules group the operations by what they are about.
 
+mod assets;
 mod audit;
 mod connections;
 mod enqueue;
@@ -18,6 +19,7 @@ mod tokens;
 
 use std::time::Duration;
 
+pub use assets::{Asset, AssetChange, asset_tags_match};
 pub use audit::{AuditEvent, AuditVerification, GENESIS_HASH, link_hash};
 pub use connections::{
     AccessReport, Capabilities, ConnectionRecord, ConnectionState, ConnectionStatus, Diagnosis,

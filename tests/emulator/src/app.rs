@@ -26,7 +26,8 @@ pub(crate) const ADMIN_PREFIX: &str = "/_emulator/";
 
 /// What every handler shares.
 pub(crate) struct AppState {
-    pub(crate) world: World,
+    /// Replaceable between scans (tests change the scenario: [`AppState::replace_world`]).
+    world: std::sync::RwLock<Arc<World>>,
     pub(crate) signer: Signer,
     pub(crate) counters: CounterStore,
     /// `https://localhost:<port>`, for links when a request names no host.
@@ -43,13 +44,31 @@ impl AppState {
         let throttle = Throttle::new(world.throttling.clone(), world.provider_limits.clone());
         let latency = u64::try_from(world.arm_latency.as_millis()).unwrap_or(u64::MAX);
         AppState {
-            world,
+            world: std::sync::RwLock::new(Arc::new(world)),
             signer: Signer::random(),
             counters: CounterStore::default(),
             base_url,
             faults,
             throttle,
             arm_latency_ms: AtomicU64::new(latency),
+        }
+    }
+
+    /// The scenario in force.
+    pub(crate) fn world(&self) -> Arc<World> {
+        match self.world.read() {
+            Ok(world) => world.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Serves another scenario's tenants and subscriptions from now on (faults, throttling and
+    /// counters stay as they are).
+    pub(crate) fn replace_world(&self, world: World) {
+        let world = Arc::new(world);
+        match self.world.write() {
+            Ok(mut slot) => *slot = world,
+            Err(poisoned) => *poisoned.into_inner() = world,
         }
     }
 

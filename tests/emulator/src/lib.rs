@@ -132,6 +132,14 @@ impl std::fmt::Debug for EmulatorHandle {
 }
 
 impl EmulatorHandle {
+    /// Replaces the scenario the emulator serves (e.g. resources added, removed or retagged
+    /// between two scans). Faults, throttling and counters are kept.
+    pub fn replace_scenario(&self, scenario: Scenario) -> anyhow::Result<()> {
+        let world = world::World::new(scenario).context("invalid scenario")?;
+        self.state.replace_world(world);
+        Ok(())
+    }
+
     /// `https://localhost:<port>`, without a trailing slash: the authority host for Entra ID
     /// and the ARM endpoint alike.
     pub fn base_url(&self) -> String {

@@ -45,6 +45,10 @@ pub(crate) enum Target {
     Subscriptions,
     /// `/subscriptions/{id}`
     Subscription { subscription: String },
+    /// `/subscriptions/{id}/resources`: every top-level resource of the subscription.
+    Resources { subscription: String },
+    /// `/subscriptions/{id}/resourcegroups`: the subscription's resource groups.
+    ResourceGroups { subscription: String },
     /// `/subscriptions/{id}/providers`: the resource providers and their registration.
     Providers { subscription: String },
     /// `/subscriptions/{id}/providers/{Namespace}`: one resource provider.
@@ -71,6 +75,12 @@ impl Target {
         };
         if s.len() == 2 {
             return Target::Subscription { subscription };
+        }
+        if s.len() == 3 && s[2].eq_ignore_ascii_case("resources") {
+            return Target::Resources { subscription };
+        }
+        if s.len() == 3 && s[2].eq_ignore_ascii_case("resourcegroups") {
+            return Target::ResourceGroups { subscription };
         }
         let unknown = Target::Unknown {
             subscription: Some(subscription.clone()),
@@ -141,6 +151,8 @@ impl Target {
             Target::Subscriptions => None,
             Target::Subscription { subscription }
             | Target::Providers { subscription }
+            | Target::Resources { subscription }
+            | Target::ResourceGroups { subscription }
             | Target::ProviderNamespace { subscription, .. } => Some(subscription),
             Target::Provider(provider) => Some(&provider.subscription),
             Target::Unknown { subscription } => subscription.as_deref(),

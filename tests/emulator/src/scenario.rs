@@ -196,6 +196,10 @@ pub struct Subscription {
     /// under them answers 409 MissingSubscriptionRegistration.
     #[serde(default)]
     pub unregistered_providers: Vec<String>,
+    /// Resource group bodies (`name`, `location`, `tags`) for `GET .../resourcegroups`; groups
+    /// named only by resource ids are listed too, located where their first resource is.
+    #[serde(default)]
+    pub resource_groups: Vec<serde_json::Value>,
     /// How lists in this subscription page, including broken services' quirks.
     #[serde(default)]
     pub paging: Paging,

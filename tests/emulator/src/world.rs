@@ -43,6 +43,8 @@ struct StoredResource {
     collection_key: String,
     type_key: String,
     top_level: bool,
+    /// Directly in a resource group (not at subscription scope).
+    in_resource_group: bool,
     /// An extension resource that its type's subscription-wide list also returns.
     listed_by_subscription: bool,
     /// The provider namespace, as the id spells it.
@@ -79,6 +81,7 @@ impl World {
                     collection_key: provider.collection_key(),
                     type_key: provider.full_type().to_lowercase(),
                     top_level: provider.is_top_level(),
+                    in_resource_group: provider.resource_group.is_some(),
                     listed_by_subscription: !provider.is_at_subscription_or_group()
                         && provider.tail().len() == 2
                         && SUBSCRIPTION_WIDE_EXTENSIONS
@@ -166,6 +169,15 @@ impl SubscriptionEntry {
             })
             .map(|resource| &resource.body)
             .collect()
+    }
+
+    /// The top-level resources of resource groups (not children, not extensions, not
+    /// subscription-level settings), as `GET .../resources` lists them, in scenario order.
+    pub(crate) fn top_level_resources(&self) -> impl Iterator<Item = &Value> {
+        self.resources
+            .iter()
+            .filter(|resource| resource.top_level && resource.in_resource_group)
+            .map(|resource| &resource.body)
     }
 
     /// The namespace as configured in `unregistered_providers`, if the subscription is not

@@ -121,3 +121,124 @@ pub(crate) fn provider_path(
         })
     }
 }
+
+/// The fields `GET /subscriptions/{id}/resources` returns of a resource (ARM's generic resource
+/// shape); `createdTime` and `changedTime` only with `$expand` naming them. The scenario gives
+/// them as `createdTime`/`changedTime`, else `systemData.createdAt`/`lastModifiedAt`.
+fn generic_resource(body: &Value, expand: &str) -> Value {
+    let mut out = serde_json::Map::new();
+    for field in [
+        "id",
+        "name",
+        "type",
+        "location",
+        "tags",
+        "sku",
+        "kind",
+        "managedBy",
+    ] {
+        if let Some(value) = body.get(field).filter(|v| !v.is_null()) {
+            out.insert(field.to_owned(), value.clone());
+        }
+    }
+    let wants = |name: &str| {
+        expand
+            .split(',')
+            .any(|part| part.trim().eq_ignore_ascii_case(name))
+    };
+    for (field, fallback) in [
+        ("createdTime", "createdAt"),
+        ("changedTime", "lastModifiedAt"),
+    ] {
+        if !wants(field) {
+            continue;
+        }
+        let value = body
+            .get(field)
+            .or_else(|| body.get("systemData").and_then(|s| s.get(fallback)));
+        if let Some(value) = value.filter(|v| !v.is_null()) {
+            out.insert(field.to_owned(), value.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// `GET /subscriptions/{id}/resources[?$expand=createdTime,changedTime]`, paged.
+pub(crate) fn resources(
+    entry: &SubscriptionEntry,
+    listing: &Listing<'_>,
+    expand: &str,
+) -> Result<Value, ArmError> {
+    let bodies: Vec<Value> = entry
+        .top_level_resources()
+        .map(|body| generic_resource(body, expand))
+        .collect();
+    let refs: Vec<&Value> = bodies.iter().collect();
+    page(&refs, entry.page_size, listing)
+}
+
+/// `GET /subscriptions/{id}/resourcegroups`, paged: the scenario's `resource_groups` bodies,
+/// else one group per name found in resource ids (located where its first resource is).
+pub(crate) fn resource_groups(
+    entry: &SubscriptionEntry,
+    listing: &Listing<'_>,
+) -> Result<Value, ArmError> {
+    let sub = &entry.subscription.id;
+    let mut groups: Vec<Value> = Vec::new();
+    for body in entry.top_level_resources() {
+        let Some(id) = body.get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        let parts: Vec<&str> = id.split('/').collect();
+        let Some(position) = parts
+            .iter()
+            .position(|p| p.eq_ignore_ascii_case("resourceGroups"))
+        else {
+            continue;
+        };
+        let Some(name) = parts.get(position + 1) else {
+            continue;
+        };
+        let known = groups.iter().any(|g| {
+            g["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        });
+        if !known {
+            let configured = entry.subscription.resource_groups.iter().find(|g| {
+                g["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            });
+            groups.push(json!({
+                "id": format!("/subscriptions/{sub}/resourceGroups/{name}"),
+                "name": name,
+                "type": "Microsoft.Resources/resourceGroups",
+                "location": configured.and_then(|g| g.get("location")).or_else(|| body.get("location")).cloned().unwrap_or(Value::Null),
+                "tags": configured.and_then(|g| g.get("tags")).cloned().unwrap_or_else(|| json!({})),
+                "properties": {"provisioningState": "Succeeded"},
+            }));
+        }
+    }
+    for configured in &entry.subscription.resource_groups {
+        let Some(name) = configured["name"].as_str() else {
+            continue;
+        };
+        if !groups.iter().any(|g| {
+            g["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        }) {
+            groups.push(json!({
+                "id": format!("/subscriptions/{sub}/resourceGroups/{name}"),
+                "name": name,
+                "type": "Microsoft.Resources/resourceGroups",
+                "location": configured.get("location").cloned().unwrap_or(Value::Null),
+                "tags": configured.get("tags").cloned().unwrap_or_else(|| json!({})),
+                "properties": {"provisioningState": "Succeeded"},
+            }));
+        }
+    }
+    let refs: Vec<&Value> = groups.iter().collect();
+    page(&refs, entry.page_size, listing)
+}

@@ -48,6 +48,10 @@ use response::{ResponseMeta, respond};
 const READ_SUBSCRIPTION: &str = "Microsoft.Resources/subscriptions/read";
 /// The action ARM checks for `GET /subscriptions/{id}/providers[/{namespace}]`.
 const READ_PROVIDERS: &str = "Microsoft.Resources/subscriptions/providers/read";
+/// The action ARM checks for `GET /subscriptions/{id}/resources`.
+const READ_RESOURCES: &str = "Microsoft.Resources/subscriptions/resources/read";
+/// The action ARM checks for `GET /subscriptions/{id}/resourcegroups`.
+const READ_RESOURCE_GROUPS: &str = "Microsoft.Resources/subscriptions/resourceGroups/read";
 
 pub(crate) async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
@@ -75,9 +79,8 @@ async fn serve(
     // 0. The gateway.
     gateway(state, request, &target).await?;
 
-    let subscription = target
-        .subscription()
-        .and_then(|id| state.world.subscription(id));
+    let world = state.world();
+    let subscription = target.subscription().and_then(|id| world.subscription(id));
     // The tenant a 401 challenge points to: the subscription's, as ARM's tenant discovery does.
     let challenge_tenant =
         subscription.map_or("common", |entry| entry.subscription.tenant_id.as_str());
@@ -104,11 +107,12 @@ async fn serve(
         api_version,
         skip_token: query.skip_token.as_deref(),
         paging: Paging::Standard,
+        expand: query.expand.as_deref(),
     };
 
     // 3. Subscription.
     let subscription_id = match &target {
-        Target::Subscriptions => return answers::subscriptions(&state.world, &claims, &listing),
+        Target::Subscriptions => return answers::subscriptions(&world, &claims, &listing),
         Target::Unknown { subscription: None } => {
             return Err(ArmError::not_modelled(&path.display()));
         }
@@ -150,6 +154,10 @@ async fn serve(
         }
         (Target::Provider(provider), None) => answers::provider_path(entry, provider, &listing),
         (Target::Providers { .. }, _) => Ok(answers::providers(entry)),
+        (Target::Resources { .. }, _) => {
+            answers::resources(entry, &listing, listing.expand.unwrap_or_default())
+        }
+        (Target::ResourceGroups { .. }, _) => answers::resource_groups(entry, &listing),
         (Target::ProviderNamespace { namespace, .. }, _) => Ok(answers::provider(entry, namespace)),
         _ => Ok(answers::subscription(entry)),
     }
@@ -215,6 +223,8 @@ fn authorize(
         Target::Providers { .. } | Target::ProviderNamespace { .. } => {
             (READ_PROVIDERS.to_owned(), subscription_scope)
         }
+        Target::Resources { .. } => (READ_RESOURCES.to_owned(), subscription_scope),
+        Target::ResourceGroups { .. } => (READ_RESOURCE_GROUPS.to_owned(), subscription_scope),
         _ => return Err(ArmError::not_modelled(&path.display())),
     };
     let grants = &entry.subscription.access;
@@ -287,6 +297,7 @@ struct QueryParameters {
     api_version: Option<String>,
     skip_token: Option<String>,
     filter: Option<String>,
+    expand: Option<String>,
 }
 
 impl QueryParameters {
@@ -302,6 +313,8 @@ impl QueryParameters {
                 parameters.skip_token = Some(value.into_owned());
             } else if name.eq_ignore_ascii_case("$filter") {
                 parameters.filter = Some(value.into_owned());
+            } else if name.eq_ignore_ascii_case("$expand") {
+                parameters.expand = Some(value.into_owned());
             }
         }
         parameters

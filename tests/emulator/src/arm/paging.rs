@@ -25,6 +25,8 @@ pub(crate) struct Listing<'a> {
     pub(crate) api_version: &'a str,
     pub(crate) skip_token: Option<&'a str>,
     pub(crate) paging: Paging,
+    /// `$expand` of the request, repeated in every `nextLink` as ARM does.
+    pub(crate) expand: Option<&'a str>,
 }
 
 /// Where a skip token points.
@@ -90,8 +92,12 @@ pub(crate) fn page(
 fn next_link(listing: &Listing<'_>, position: Position) -> String {
     let api_version: String =
         url::form_urlencoded::byte_serialize(listing.api_version.as_bytes()).collect();
+    let expand: String = listing.expand.map_or_else(String::new, |expand| {
+        let value: String = url::form_urlencoded::byte_serialize(expand.as_bytes()).collect();
+        format!("&%24expand={value}")
+    });
     format!(
-        "https://{}{}?api-version={api_version}&%24skipToken={}",
+        "https://{}{}?api-version={api_version}{expand}&%24skipToken={}",
         listing.authority,
         listing.path,
         encode_skip_token(position)
@@ -129,6 +135,7 @@ mod tests {
             api_version: "2024-01-01",
             skip_token,
             paging,
+            expand: None,
         }
     }
 

@@ -195,8 +195,8 @@ fn issue(
     if !is_well_formed_tenant(tenant_name) {
         return Err(EntraError::malformed_tenant(tenant_name));
     }
-    let tenant = state
-        .world
+    let world = state.world();
+    let tenant = world
         .tenant(tenant_name)
         .ok_or_else(|| EntraError::unknown_tenant(tenant_name))?;
     if let Some(cloud) = &tenant.national_cloud {
@@ -245,7 +245,7 @@ fn issue(
         return Err(EntraError::blocked_by_conditional_access());
     }
 
-    let lifetime = state.world.token_lifetime_seconds;
+    let lifetime = world.token_lifetime_seconds;
     let mut claims = Claims::app_only(
         &audience,
         &tenant.id,

@@ -126,8 +126,8 @@ async fn serve(
         return Err(GraphError::method_not_allowed(request.method.as_str()));
     }
     let path = full_path.get(PREFIX.len()..).unwrap_or_default();
-    let tenant = state
-        .world
+    let world = state.world();
+    let tenant = world
         .tenant(&claims.tid)
         .ok_or_else(GraphError::invalid_tenant)?;
     let data = &tenant.graph;
