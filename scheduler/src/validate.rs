@@ -28,6 +28,9 @@ pub const SECURITY_READER_ROLE: &str = "39bc4728-0917-49c7-9d2c-d95423bc2eb4";
 
 const SUBSCRIPTIONS_API: &str = "2022-12-01";
 const AUTHORIZATION_API: &str = "2022-04-01";
+/// Longest validation waits for the fleet's ARM read budget: past it, the answer is that
+/// Azure is throttling (validation is retried), not a request that hangs.
+const THROTTLE_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What validation found.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,7 +107,10 @@ pub async fn validate_for(
         Ok(token) => token,
         Err(e) => return from_token_error(&e),
     };
-    let Ok(session) = arm.session(principal.clone()) else {
+    let Ok(session) = arm
+        .session(principal.clone())
+        .map(|s| s.with_time_budget(THROTTLE_BUDGET))
+    else {
         return Validation::failed(
             ConnectionState::AuthenticationFailed,
             "The cloud's Resource Manager endpoint is not a valid URL",
@@ -243,6 +249,13 @@ fn from_subscription_error(e: &ArmError, sub: &str) -> Validation {
             "The service principal has no role on the subscription",
             ROLES_REMEDIATION,
         ),
+        (ErrorClass::Transient, _) if e.is_client_throttled() || e.status == Some(429) => {
+            Validation::failed(
+                ConnectionState::Pending,
+                "Azure is throttling reads for this subscription: validation could not read it within its time budget",
+                "Nothing to do: validation is retried.",
+            )
+        }
         (ErrorClass::Transient, _) => Validation::failed(
             ConnectionState::Pending,
             format!("Azure Resource Manager is unavailable: {}", e.message),

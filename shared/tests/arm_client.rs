@@ -357,16 +357,23 @@ async fn resource_provider_limits_pace_requests_before_azure_has_to() {
         subscription: Some(SUB.into()),
         model: shared::azure::cloud::ThrottleModel::TokenBucket,
         endpoint: "management.azure.com".into(),
+        region: None,
     };
     let list = storage_list();
     let mut waited = Duration::ZERO;
     for _ in 0..100 {
-        waited += limiter.acquire(&scope, &list).await;
+        waited += limiter
+            .acquire(&scope, &list, None)
+            .await
+            .expect("no deadline");
     }
     // The first 100 lists only waited on the subscription bucket (250 burst): nothing.
     assert!(waited < Duration::from_millis(100), "{waited:?}");
     let started = Instant::now();
-    limiter.acquire(&scope, &list).await;
+    limiter
+        .acquire(&scope, &list, None)
+        .await
+        .expect("no deadline");
     let wait = started.elapsed();
     assert!(
         wait >= Duration::from_millis(2500) && wait < Duration::from_secs(6),
@@ -378,8 +385,147 @@ async fn resource_provider_limits_pace_requests_before_azure_has_to() {
         .acquire(
             &scope,
             &format!("/subscriptions/{SUB}/providers/Microsoft.Network/networkSecurityGroups"),
+            None,
         )
-        .await;
+        .await
+        .expect("no deadline");
     assert!(started.elapsed() < Duration::from_millis(500));
     clean_redis(&prefix).await;
+}
+
+fn limiter_scope(region: Option<&str>) -> shared::azure::limiter::Scope {
+    shared::azure::limiter::Scope {
+        principal: "tenant/client".into(),
+        subscription: Some(SUB.into()),
+        model: shared::azure::cloud::ThrottleModel::TokenBucket,
+        endpoint: "management.azure.com".into(),
+        region: region.map(str::to_string),
+    }
+}
+
+async fn limiter_at(prefix: &str) -> shared::azure::limiter::ReadLimiter {
+    let conn = shared::store::RedisConn::connect(&["redis://127.0.0.1:6379/"], false)
+        .await
+        .expect("redis");
+    shared::azure::limiter::ReadLimiter::new(conn, prefix)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_budgets_are_kept_per_region() {
+    // Storage allows 100 account lists per 5 minutes per subscription AND region.
+    let prefix = format!("limiter-test-{}:", Uuid::new_v4().simple());
+    let limiter = limiter_at(&prefix).await;
+    let list = format!(
+        "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts"
+    );
+    let soon = || Some(tokio::time::Instant::now() + Duration::from_millis(500));
+    let east = limiter_scope(Some("eastus"));
+    for i in 0..100 {
+        limiter
+            .acquire(&east, &list, None)
+            .await
+            .unwrap_or_else(|t| panic!("list {i} in eastus held back: {t:?}"));
+    }
+    // One region does not get more than its budget...
+    let refused = limiter
+        .acquire(&east, &list, soon())
+        .await
+        .expect_err("the 101st eastus list has no token");
+    assert_eq!(refused.bucket, "storage-list");
+    assert!(
+        refused.next_token_in > Duration::from_millis(500),
+        "{refused:?}"
+    );
+    // ...a second region has a budget of its own...
+    let west = limiter_scope(Some("westeurope"));
+    for i in 0..100 {
+        limiter
+            .acquire(&west, &list, soon())
+            .await
+            .unwrap_or_else(|t| panic!("list {i} in westeurope held back: {t:?}"));
+    }
+    // ...and so do requests of no known region, apart from both.
+    limiter
+        .acquire(&limiter_scope(None), &list, soon())
+        .await
+        .expect("region-less lists draw from their own bucket");
+    clean_redis(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_limiter_wait_past_the_deadline_fails_the_request_as_throttled() {
+    let azure = Azure::start(world(3, 10)).await;
+    let prefix = format!("limiter-test-{}:", Uuid::new_v4().simple());
+    let limiter = limiter_at(&prefix).await;
+    // Another worker has used this subscription's whole storage list budget.
+    let scope = shared::azure::limiter::Scope {
+        endpoint: shared::azure::arm::endpoint_key(
+            &url::Url::parse(&azure.emulator.base_url()).expect("url"),
+        ),
+        principal: format!("{}/{}", TENANT, READER),
+        region: None,
+        ..limiter_scope(None)
+    };
+    for _ in 0..100 {
+        limiter
+            .acquire(&scope, &storage_list(), None)
+            .await
+            .expect("no deadline");
+    }
+    let session = azure
+        .arm_with_limiter(&prefix)
+        .await
+        .session(azure.reader())
+        .expect("session")
+        .with_time_budget(Duration::from_millis(800));
+    let err = session
+        .list(&session.url(&storage_list(), "2025-01-01"))
+        .await
+        .expect_err("no token before the deadline");
+    assert!(err.is_client_throttled(), "{err}");
+    assert_eq!(err.class, ErrorClass::Transient);
+    assert_eq!(
+        session
+            .stats()
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    match err.to_fetch_error("Microsoft.Storage/storageAccounts/read") {
+        shared::checks::FetchError::Error { message } => {
+            assert!(message.starts_with("Azure is throttling"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without a deadline the same session waits for its token instead.
+    let unbounded = azure
+        .arm_with_limiter(&prefix)
+        .await
+        .session(azure.reader())
+        .expect("session");
+    let items = unbounded
+        .list(&unbounded.url(&storage_list(), "2025-01-01"))
+        .await
+        .expect("waited for a token");
+    assert_eq!(items.len(), 3);
+    clean_redis(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_learns_where_listed_resources_live() {
+    let azure = Azure::start(world(3, 2)).await;
+    let session = azure.arm().session(azure.reader()).expect("session");
+    let items = session
+        .list(&session.url(&storage_list(), "2025-01-01"))
+        .await
+        .expect("list");
+    let id = items[0]["id"].as_str().expect("id");
+    assert_eq!(
+        session
+            .location_of(&format!("{id}/blobServices/default"))
+            .as_deref(),
+        Some("eastus")
+    );
+    assert_eq!(session.fork().location_of(id).as_deref(), Some("eastus"));
+    assert_eq!(session.location_of(&storage_list()), None);
 }

@@ -170,6 +170,7 @@ async fn a_429_from_one_cloud_leaves_another_clouds_bucket_full() {
         subscription: Some(SUB.to_string()),
         model: ThrottleModel::TokenBucket,
         endpoint: endpoint_key(&url::Url::parse(&azure.emulator.base_url()).expect("url")),
+        region: None,
     };
     let drained = limiter.available(&scope(&first)).await.expect("redis");
     let untouched = limiter.available(&scope(&second)).await.expect("redis");

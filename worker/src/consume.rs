@@ -247,7 +247,10 @@ async fn handle(
             |e: &JobError| matches!(e, JobError::Store(_)),
             || async {
                 let started_at = chrono::Utc::now();
-                match tokio::time::timeout(timeout, execute(ctx, &job)).await {
+                // Limiter waits end a little before the bound, so that a throttled job still
+                // has time to finish its result with the checks it could not read in Error.
+                let deadline = tokio::time::Instant::now() + timeout - timeout / 20;
+                match tokio::time::timeout(timeout, execute(ctx, &job, deadline)).await {
                     Ok(outcome) => outcome,
                     Err(_) => {
                         // (a split job's part jobs, if any, were not published yet)

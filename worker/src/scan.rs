@@ -60,8 +60,13 @@ pub struct JobOutput {
     pub part_jobs: Vec<ScanJob>,
 }
 
-/// Runs a job to its result.
-pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<JobOutput, JobError> {
+/// Runs a job to its result. ARM reads whose limiter wait would pass `deadline` (the job's time
+/// bound) fail as throttled, so their checks end in Error saying Azure is throttling.
+pub async fn execute(
+    ctx: &ScanContext,
+    job: &ScanJob,
+    deadline: tokio::time::Instant,
+) -> Result<JobOutput, JobError> {
     let started_at = Utc::now();
     let service = checks::service(&job.service)
         .ok_or_else(|| JobError::Unprocessable(format!("unknown service {:?}", job.service)))?;
@@ -94,7 +99,8 @@ pub async fn execute(ctx: &ScanContext, job: &ScanJob) -> Result<JobOutput, JobE
     let session = ctx
         .arm
         .session(principal)
-        .map_err(|e| JobError::Unprocessable(e.to_string()))?;
+        .map_err(|e| JobError::Unprocessable(e.to_string()))?
+        .with_deadline(deadline);
 
     let collect_started = Instant::now();
     let regions = RegionFilter::new(&record.regions);

@@ -8,11 +8,16 @@
 //! - transient failures (429, 5xx, network) are retried with backon's exponential backoff with
 //!   jitter, and a 429 waits what `Retry-After` / `retry-after-ms` / `x-ms-retry-after-ms` say;
 //! - a 401 `ExpiredAuthenticationToken` gets a fresh token and one immediate retry;
-//! - every response's `x-ms-request-id` is logged and kept in errors.
+//! - every response's `x-ms-request-id` is logged and kept in errors;
+//! - the session remembers the `location` of every resource its lists return, so that a later
+//!   read of that resource or of its children draws from the right regional provider budget;
+//! - a session may carry a deadline: a limiter wait that would pass it fails the request with
+//!   a throttling error (`ClientThrottled`) instead of waiting, and a retry wait that would pass
+//!   it is not taken (the last error stands).
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -52,6 +57,9 @@ impl Default for RetrySettings {
 
 /// Safety stop for paging, far above any real collection.
 const MAX_PAGES: usize = 10_000;
+
+/// Most resource locations one session remembers (Azure's data is hostile: bounded memory).
+const MAX_LOCATIONS: usize = 200_000;
 
 /// Calls made by one session (one job).
 #[derive(Debug, Default)]
@@ -142,6 +150,8 @@ impl ArmClient {
             principal: Arc::new(principal),
             base,
             stats: Arc::default(),
+            locations: Arc::default(),
+            deadline: None,
         })
     }
 }
@@ -153,9 +163,64 @@ pub struct ArmSession {
     principal: Arc<Principal>,
     base: Url,
     stats: Arc<ArmStats>,
+    /// Lower-cased resource id -> lower-cased location, learnt from lists (shared by forks).
+    locations: Arc<Mutex<HashMap<String, String>>>,
+    /// Limiter waits that would end after this fail the request instead.
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl ArmSession {
+    /// Bounds limiter waits: a request whose read token would come after `deadline` fails with
+    /// a `ClientThrottled` error (the job's time bound; a short budget for validation).
+    pub fn with_deadline(mut self, deadline: tokio::time::Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// [`ArmSession::with_deadline`] `budget` from now.
+    pub fn with_time_budget(self, budget: Duration) -> Self {
+        self.with_deadline(tokio::time::Instant::now() + budget)
+    }
+
+    /// Records that the resource `id` lives in `location` (the lists of a session do this by
+    /// themselves); a caller that learnt a location elsewhere may tell the session.
+    pub fn remember_location(&self, id: &str, location: &str) {
+        let id = id.trim().trim_end_matches('/').to_ascii_lowercase();
+        let location: String = location
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .flat_map(char::to_lowercase)
+            .collect();
+        if id.is_empty() || location.is_empty() || location.len() > 64 || id.len() > 2048 {
+            return;
+        }
+        let Ok(mut map) = self.locations.lock() else {
+            return;
+        };
+        if map.len() < MAX_LOCATIONS || map.contains_key(&id) {
+            map.insert(id, location);
+        }
+    }
+
+    /// The location of the resource `path` reads, or of its nearest known parent.
+    pub fn location_of(&self, path: &str) -> Option<String> {
+        let lower = path.trim_end_matches('/').to_ascii_lowercase();
+        let map = self.locations.lock().ok()?;
+        if map.is_empty() {
+            return None;
+        }
+        let mut candidate = lower.as_str();
+        loop {
+            if let Some(location) = map.get(candidate) {
+                return Some(location.clone());
+            }
+            candidate = &candidate[..candidate.rfind('/')?];
+            if candidate.is_empty() {
+                return None;
+            }
+        }
+    }
+
     pub fn stats(&self) -> &ArmStats {
         &self.stats
     }
@@ -238,7 +303,17 @@ impl ArmSession {
             }
             let page = self.get_with_retries(&page_url).await?;
             match page.get("value") {
-                Some(Value::Array(values)) => items.extend(values.iter().cloned()),
+                Some(Value::Array(values)) => {
+                    for item in values {
+                        if let (Some(id), Some(location)) = (
+                            item.get("id").and_then(Value::as_str),
+                            item.get("location").and_then(Value::as_str),
+                        ) {
+                            self.remember_location(id, location);
+                        }
+                    }
+                    items.extend(values.iter().cloned())
+                }
                 Some(Value::Null) | None => {}
                 Some(_) => {
                     return Err(ArmError::protocol(format!(
@@ -324,12 +399,17 @@ impl ArmSession {
             .sleep(tokio::time::sleep)
             .when(ArmError::is_retryable)
             .adjust(|err, planned| {
-                // Azure's own wait wins over our backoff, as long as retries remain.
-                planned.map(|d| {
+                // Azure's own wait wins over our backoff, as long as retries remain; a wait
+                // past the session's deadline ends the retries (the last error stands).
+                let wait = planned.map(|d| {
                     err.retry_after
                         .map(|ra| ra.min(settings.max_retry_after))
                         .unwrap_or(d)
-                })
+                })?;
+                match self.deadline {
+                    Some(deadline) if tokio::time::Instant::now() + wait > deadline => None,
+                    _ => Some(wait),
+                }
             })
             .notify(|err, wait| {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -367,6 +447,7 @@ impl ArmSession {
             subscription: subscription_of(path),
             model: self.principal.endpoints.throttle_model,
             endpoint: endpoint_key(&self.base),
+            region: self.location_of(path),
         }
     }
 
@@ -389,7 +470,16 @@ impl ArmSession {
             .unwrap_or_default();
         let scope = self.scope(&path);
         if let Some(limiter) = &self.client.limiter {
-            let waited = limiter.acquire(&scope, &path).await;
+            let waited = match limiter.acquire(&scope, &path, self.deadline).await {
+                Ok(waited) => waited,
+                Err(throttled) => {
+                    self.client
+                        .metrics
+                        .limiter_wait
+                        .inc_by(throttled.waited.as_secs_f64());
+                    return Err(ArmError::client_throttled(&throttled));
+                }
+            };
             self.stats
                 .limiter_wait_ms
                 .fetch_add(waited.as_millis() as u64, Ordering::Relaxed);

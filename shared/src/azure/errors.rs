@@ -14,6 +14,9 @@ use serde_json::Value;
 use super::token::TokenError;
 use crate::checks::FetchError;
 
+/// The code of an [`ArmError`] for a request our limiter held back past its deadline.
+pub const CLIENT_THROTTLED: &str = "ClientThrottled";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
@@ -140,8 +143,29 @@ impl ArmError {
         }
     }
 
+    /// Azure's read budget would not give this request a token before its deadline (the
+    /// job's time bound, or validation's short budget): it was not sent. Transient, but not
+    /// retried within the request — the deadline is what ran out.
+    pub fn client_throttled(throttled: &super::limiter::Throttled) -> Self {
+        Self {
+            code: Some(CLIENT_THROTTLED.to_string()),
+            message: format!(
+                "Azure is throttling reads for this subscription (the {} budget has no read left \
+                 for {} s, past the time this work may take); retried on the next scan",
+                throttled.bucket,
+                throttled.next_token_in.as_secs_f64().ceil()
+            ),
+            ..Self::network("")
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
-        self.class == ErrorClass::Transient
+        self.class == ErrorClass::Transient && self.code.as_deref() != Some(CLIENT_THROTTLED)
+    }
+
+    /// The request was not sent because the read budget ran out before its deadline.
+    pub fn is_client_throttled(&self) -> bool {
+        self.code.as_deref() == Some(CLIENT_THROTTLED)
     }
 
     /// The form the check layer understands.
@@ -165,6 +189,15 @@ impl ArmError {
                     }
                     _ => format!("Not found: {}", self.message),
                 },
+            },
+            _ if self.is_client_throttled() => FetchError::Error {
+                message: self.message.clone(),
+            },
+            _ if self.status == Some(429) => FetchError::Error {
+                message: format!(
+                    "Azure is throttling reads for this subscription (retried on the next scan): {}",
+                    self.describe()
+                ),
             },
             _ => FetchError::Error {
                 message: format!("Azure Resource Manager call failed: {}", self.describe()),

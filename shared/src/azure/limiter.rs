@@ -12,6 +12,20 @@
 //! reads` header lower than our count, or a 429, empties our bucket to match. Resource-provider
 //! limits that bite before the subscription limit (Storage list 100 per 5 minutes, Compute list
 //! and Network reads) are buckets of their own, taken in addition.
+//!
+//! Where Azure keeps a provider's budget decides the bucket's key. The subscription bucket is
+//! per (endpoint, principal, subscription). Storage's and Compute's budgets are per subscription
+//! AND region (research/arm.md section 1.5): their buckets are keyed by (endpoint, principal,
+//! subscription, limit, region), the region being the location of the resource the request reads
+//! ([`Scope::region`]; the ARM session learns it from the lists it pages through). A request
+//! with no region — a subscription-wide list, or a resource whose location is not known yet —
+//! draws from that limit's bucket of its own, region `any`: a subscription-wide list is served
+//! by one regional front door we cannot name, so it is counted once, apart from the named
+//! regions, rather than against all of them.
+//!
+//! Waits are bounded: a request carries a deadline (the job's time bound, or a short budget for
+//! API validation), and a wait that would pass it is refused with [`Throttled`] instead of
+//! sleeping past the point where the answer is still wanted.
 
 use std::time::Duration;
 
@@ -55,6 +69,8 @@ pub struct ProviderLimit {
     pub path_contains: &'static str,
     /// Only collection GETs (lists) of that type, or every GET under it.
     pub lists_only: bool,
+    /// Azure keeps this budget per subscription and region (not per subscription only).
+    pub regional: bool,
     pub bucket: Bucket,
 }
 
@@ -64,6 +80,7 @@ pub const PROVIDER_LIMITS: &[ProviderLimit] = &[
         name: "storage-list",
         path_contains: "microsoft.storage/storageaccounts",
         lists_only: true,
+        regional: true,
         bucket: Bucket {
             capacity: 100.0,
             per_second: 100.0 / 300.0,
@@ -73,6 +90,7 @@ pub const PROVIDER_LIMITS: &[ProviderLimit] = &[
         name: "storage-read",
         path_contains: "microsoft.storage/",
         lists_only: false,
+        regional: true,
         bucket: Bucket {
             capacity: 800.0,
             per_second: 800.0 / 300.0,
@@ -82,6 +100,7 @@ pub const PROVIDER_LIMITS: &[ProviderLimit] = &[
         name: "compute-vm-list",
         path_contains: "microsoft.compute/virtualmachines",
         lists_only: true,
+        regional: true,
         bucket: Bucket {
             capacity: 900.0,
             per_second: 5.0,
@@ -91,6 +110,7 @@ pub const PROVIDER_LIMITS: &[ProviderLimit] = &[
         name: "compute-vmss-list",
         path_contains: "microsoft.compute/virtualmachinescalesets",
         lists_only: true,
+        regional: true,
         bucket: Bucket {
             capacity: 1080.0,
             per_second: 6.0,
@@ -100,6 +120,7 @@ pub const PROVIDER_LIMITS: &[ProviderLimit] = &[
         name: "network-read",
         path_contains: "microsoft.network/",
         lists_only: false,
+        regional: false,
         bucket: Bucket {
             capacity: 10_000.0,
             per_second: 10_000.0 / 300.0,
@@ -187,6 +208,9 @@ pub struct Scope {
     /// The Resource Manager endpoint (`host[:port]`) the requests go to: budgets of different
     /// clouds never mix, and a 429 from one endpoint drains that endpoint's bucket only.
     pub endpoint: String,
+    /// The (lower-cased) region of the resource the request reads, when known: regional
+    /// provider limits are kept per region.
+    pub region: Option<String>,
 }
 
 impl Scope {
@@ -197,6 +221,27 @@ impl Scope {
             self.endpoint, self.principal
         )
     }
+
+    /// The bucket of a provider limit: per region where Azure keeps it per region.
+    fn provider_key(&self, prefix: &str, limit: &ProviderLimit) -> String {
+        let base = self.key(prefix, limit.name);
+        if limit.regional {
+            format!("{base}:{}", self.region.as_deref().unwrap_or("any"))
+        } else {
+            base
+        }
+    }
+}
+
+/// A token would come later than the request's deadline: the request is not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Throttled {
+    /// The budget that is exhausted (`reads` for the subscription's, else the provider limit).
+    pub bucket: &'static str,
+    /// How long the next token is away.
+    pub next_token_in: Duration,
+    /// Time already waited for this request.
+    pub waited: Duration,
 }
 
 /// The subscription id in an ARM path, if any.
@@ -219,22 +264,39 @@ impl ReadLimiter {
     }
 
     /// Takes one token for a GET of `path` (subscription bucket, then the provider's), waiting
-    /// as long as needed. Returns the time waited. If Redis is unreachable the request goes
-    /// ahead unthrottled (ARM's own 429s still apply): a Redis outage must not stop scans.
-    pub async fn acquire(&self, scope: &Scope, path: &str) -> Duration {
-        let mut waited = Duration::ZERO;
+    /// until `deadline` at most. Returns the time waited, or [`Throttled`] when a token would
+    /// come after the deadline. If Redis is unreachable the request goes ahead unthrottled
+    /// (ARM's own 429s still apply): a Redis outage must not stop scans.
+    pub async fn acquire(
+        &self,
+        scope: &Scope,
+        path: &str,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Duration, Throttled> {
         let subscription = Bucket::subscription_reads(scope.model);
-        waited += self
-            .take(&scope.key(&self.prefix, "reads"), subscription)
-            .await;
+        let mut waited = self
+            .take(
+                &scope.key(&self.prefix, "reads"),
+                "reads",
+                subscription,
+                deadline,
+                Duration::ZERO,
+            )
+            .await?;
         if scope.subscription.is_some()
             && let Some(limit) = provider_limit(path)
         {
-            waited += self
-                .take(&scope.key(&self.prefix, limit.name), limit.bucket)
-                .await;
+            waited = self
+                .take(
+                    &scope.provider_key(&self.prefix, limit),
+                    limit.name,
+                    limit.bucket,
+                    deadline,
+                    waited,
+                )
+                .await?;
         }
-        waited
+        Ok(waited)
     }
 
     /// Azure reported `remaining` subscription reads (a header, or 0 after a 429).
@@ -269,8 +331,15 @@ impl ReadLimiter {
         Ok(left.parse().unwrap_or(0.0))
     }
 
-    async fn take(&self, key: &str, bucket: Bucket) -> Duration {
-        let mut waited = Duration::ZERO;
+    /// Waits for one token of `bucket` at `key`; `waited` is carried in and returned grown.
+    async fn take(
+        &self,
+        key: &str,
+        name: &'static str,
+        bucket: Bucket,
+        deadline: Option<tokio::time::Instant>,
+        mut waited: Duration,
+    ) -> Result<Duration, Throttled> {
         let mut conn = self.redis.clone();
         loop {
             let result: Result<u64, _> = redis::Script::new(ACQUIRE)
@@ -280,15 +349,23 @@ impl ReadLimiter {
                 .invoke_async(&mut conn)
                 .await;
             match result {
-                Ok(0) => return waited,
+                Ok(0) => return Ok(waited),
                 Ok(ms) => {
+                    let next_token_in = Duration::from_millis(ms);
+                    if deadline.is_some_and(|d| tokio::time::Instant::now() + next_token_in > d) {
+                        return Err(Throttled {
+                            bucket: name,
+                            next_token_in,
+                            waited,
+                        });
+                    }
                     let wait = Duration::from_millis(ms.min(5_000));
                     tokio::time::sleep(wait).await;
                     waited += wait;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "ARM read limiter unavailable; going ahead");
-                    return waited;
+                    return Ok(waited);
                 }
             }
         }

@@ -153,6 +153,21 @@ impl SubscriptionEntry {
             .map(|resource| &resource.body)
     }
 
+    /// The location of the top-level resource `path` reads or lies under (its region, for
+    /// per-region provider limits); `None` for lists and for paths of no known resource.
+    pub(crate) fn location_of(&self, path: &ArmPath) -> Option<String> {
+        let key = path.key();
+        self.resources
+            .iter()
+            .filter(|resource| resource.top_level)
+            .find(|resource| {
+                key.strip_prefix(resource.key.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+            .and_then(|resource| resource.body.get("location").and_then(Value::as_str))
+            .map(str::to_lowercase)
+    }
+
     /// The members of a collection, in scenario order. A subscription-wide list also takes in
     /// the top-level resources of its type from every resource group.
     pub(crate) fn list(&self, collection: &ProviderPath) -> Vec<&Value> {

@@ -145,7 +145,7 @@ async fn serve(
     }
 
     // 6. Throttling.
-    charge(state, entry, &claims, &target, meta)?;
+    charge(state, entry, &claims, &target, &path, meta)?;
 
     // 7. The answer.
     match (&target, &endpoint) {
@@ -247,6 +247,7 @@ fn charge(
     entry: &SubscriptionEntry,
     claims: &Claims,
     target: &Target,
+    path: &ArmPath,
     meta: &mut ResponseMeta,
 ) -> Result<(), ArmError> {
     let now = Instant::now();
@@ -268,10 +269,14 @@ fn charge(
         return Ok(());
     };
     let full_type = provider.full_type();
-    match state
-        .throttle
-        .charge_provider(subscription, &full_type, provider.is_collection(), now)
-    {
+    let region = entry.location_of(path);
+    match state.throttle.charge_provider(
+        subscription,
+        &full_type,
+        provider.is_collection(),
+        region.as_deref(),
+        now,
+    ) {
         Ok(budgets) => {
             meta.provider_budgets = budgets;
             Ok(())

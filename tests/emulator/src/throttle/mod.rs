@@ -29,6 +29,8 @@ enum BucketKey {
     Provider {
         subscription: String,
         limit: usize,
+        /// For per-region limits: the region of the resource read, if any.
+        region: Option<String>,
     },
     /// Microsoft Graph: per application per tenant.
     Graph {
@@ -182,6 +184,7 @@ impl Throttle {
         subscription: &str,
         full_type: &str,
         is_collection: bool,
+        region: Option<&str>,
         now: Instant,
     ) -> Result<Vec<ProviderBudget>, ProviderRefusal<'_>> {
         let matching: Vec<(usize, &ProviderLimit)> = self
@@ -194,6 +197,12 @@ impl Throttle {
             return Ok(Vec::new());
         }
         let subscription = subscription.to_lowercase();
+        let region_key = |limit: &ProviderLimit| {
+            limit
+                .per_region
+                .then(|| region.map(str::to_lowercase))
+                .flatten()
+        };
         self.with_buckets(|buckets| {
             let mut refusal = None;
             for &(index, limit) in &matching {
@@ -201,6 +210,7 @@ impl Throttle {
                     .entry(BucketKey::Provider {
                         subscription: subscription.clone(),
                         limit: index,
+                        region: region_key(limit),
                     })
                     .or_insert_with(|| {
                         TokenBucket::full(limit.limit as f64, limit.refill_per_second(), now)
@@ -220,6 +230,7 @@ impl Throttle {
                     let bucket = buckets.get_mut(&BucketKey::Provider {
                         subscription: subscription.clone(),
                         limit: index,
+                        region: region_key(limit),
                     })?;
                     bucket.take();
                     Some(ProviderBudget {
@@ -333,6 +344,7 @@ mod tests {
             operation,
             limit,
             per_seconds: 300,
+            per_region: false,
         }
     }
 
@@ -354,8 +366,9 @@ mod tests {
             ],
         );
         let now = Instant::now();
-        let list =
-            |now| throttle.charge_provider(SUB, "Microsoft.Storage/storageAccounts", true, now);
+        let list = |now| {
+            throttle.charge_provider(SUB, "Microsoft.Storage/storageAccounts", true, None, now)
+        };
         assert_eq!(
             list(now).expect("first")[0],
             ProviderBudget {
@@ -369,13 +382,49 @@ mod tests {
         assert_eq!(refused.wait, Duration::from_secs(150));
         // Reads have their own bucket.
         let read = throttle
-            .charge_provider(SUB, "Microsoft.Storage/storageAccounts", false, now)
+            .charge_provider(SUB, "Microsoft.Storage/storageAccounts", false, None, now)
             .expect("read");
         assert_eq!(read[0].remaining, 0);
         assert!(
             throttle
-                .charge_provider(SUB, "Microsoft.Network/networkWatchers", false, now)
+                .charge_provider(SUB, "Microsoft.Network/networkWatchers", false, None, now)
                 .is_ok_and(|budgets| budgets.is_empty())
         );
+    }
+
+    #[test]
+    fn per_region_provider_limits_give_each_region_its_own_budget() {
+        let throttle = Throttle::new(
+            Throttling::default(),
+            vec![ProviderLimit {
+                per_region: true,
+                ..limit(
+                    "Microsoft.Storage/storageAccounts",
+                    ProviderOperation::Read,
+                    2,
+                )
+            }],
+        );
+        let now = Instant::now();
+        let read = |region| {
+            throttle.charge_provider(
+                SUB,
+                "Microsoft.Storage/storageAccounts/blobServices",
+                false,
+                region,
+                now,
+            )
+        };
+        assert!(read(Some("eastus")).is_ok());
+        assert!(read(Some("EastUS")).is_ok());
+        // One region does not get more than its budget...
+        let refused = read(Some("eastus")).expect_err("eastus is empty");
+        assert_eq!(refused.wait, Duration::from_secs(150));
+        // ...another region has its own, and so do reads of no region.
+        assert_eq!(
+            read(Some("westeurope")).expect("westeurope")[0].remaining,
+            1
+        );
+        assert_eq!(read(None).expect("no region")[0].remaining, 1);
     }
 }

@@ -59,6 +59,11 @@ pub struct ProviderLimit {
     /// Requests allowed per `per_seconds` (also the bucket size).
     pub limit: u64,
     pub per_seconds: u64,
+    /// Kept per subscription AND region (the region of the resource read), as Azure keeps
+    /// Storage's and Compute's budgets; a request of no region (a subscription-wide list) has
+    /// a bucket of its own.
+    #[serde(default)]
+    pub per_region: bool,
 }
 
 /// What a provider limit counts.
@@ -158,6 +163,7 @@ mod tests {
             operation,
             limit,
             per_seconds: 300,
+            per_region: false,
         }
     }
 
