@@ -31,7 +31,9 @@ pub use exceptions::{
 };
 pub use keys::Keys;
 pub use redis_conn::RedisConn;
-pub use results::{HistoryEntry, IngestOutcome, ScanProgress, StoredCheckResult, fingerprint};
+pub use results::{
+    HistoryEntry, IDEMPOTENCY_WINDOW, IngestOutcome, ScanProgress, StoredCheckResult, fingerprint,
+};
 pub use schedule::{Claim, WEEK_SECS, next_slot_after, slot_offset};
 pub use staging::{STAGING_TTL, Staged};
 pub use tokens::{ApiToken, token_digest};

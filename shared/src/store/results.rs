@@ -6,7 +6,15 @@
 //! stored as changes: a check's entry is added only when its status or findings differ from its
 //! previous result (compared by fingerprint), so memory grows with what changed, not with time
 //! (DESIGN.md "Redis"). A result of an older scan than the stored latest's (late redelivery)
-//! does not replace it. Streams are trimmed by age (`MINID`) to the retention setting.
+//! does not replace it. The history stream is trimmed by age (`MINID`) to the retention setting.
+//!
+//! What ingestion keeps per job (the idempotency key, the job's summary in the scans stream) is
+//! bounded by [`IDEMPOTENCY_WINDOW`], not by the history retention, so those records grow with
+//! the scan rate over a fortnight, not over 400 days (issue 16 item 6). The window equals the
+//! life of a scan's progress record: a result whose scan record has expired is refused before
+//! its idempotency key is even looked at, so a key older than that protects against nothing,
+//! while every redelivery the broker can make (minutes to hours: a redelivered job, a
+//! redelivered result, a dead letter replayed by an operator within days) still finds its key.
 //!
 //! Time never comes from the message: results are ordered by when the scheduler created their
 //! scan, retention is counted from the Redis clock, and "last result at" is the scheduler's clock
@@ -78,6 +86,11 @@ pub struct ScanProgress {
 /// How long scan progress records live.
 const SCAN_PROGRESS_TTL_SECS: i64 = 14 * 24 * 3600;
 
+/// How long a job's idempotency key and its summary are kept after ingestion: as long as the
+/// scan progress record that a result must match (a redelivery after that is refused anyway).
+pub const IDEMPOTENCY_WINDOW: std::time::Duration =
+    std::time::Duration::from_secs(SCAN_PROGRESS_TTL_SECS as u64);
+
 /// A stable digest of what a customer would see change: status, missing permission, and the
 /// findings (resource, verdict, evidence) in a canonical order. Reason text is left out: it is
 /// derived from the findings.
@@ -109,7 +122,7 @@ pub fn fingerprint(result: &CheckResult) -> String {
 const INGEST_SCRIPT: &str = r#"
 -- KEYS: 1 jobs zset, 2 latest hash, 3 fingerprint hash, 4 status hash, 5 scans stream,
 --       6 scan progress hash, 7 history stream, 8 connection record
--- ARGV: 1 job id, 2 (unused), 3 service, 4 summary json, 5 retention ms, 6 (unused),
+-- ARGV: 1 job id, 2 (unused), 3 service, 4 summary json, 5 retention ms, 6 idempotency ms,
 --       7 ingested at (rfc3339, scheduler clock), 8 scan id, 9 n checks, then per check: id,
 --       status, fp, body
 -- Time comes from the store, never from the message: retention is trimmed from Redis TIME, and
@@ -124,9 +137,11 @@ local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local min_ms = math.max(0, now_ms - tonumber(ARGV[5]))
 local min_id = string.format('%d-0', min_ms)
+-- Idempotency keys and job summaries live for the idempotency window only (module doc).
+local job_min_ms = math.max(0, now_ms - tonumber(ARGV[6]))
 local finished_ms = tonumber(redis.call('HGET', KEYS[6], 'created_ms')) or now_ms
 redis.call('ZADD', KEYS[1], now_ms, job_id)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. min_ms)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. job_min_ms)
 local n = tonumber(ARGV[9])
 for i = 1, n do
   local base = 9 + (i - 1) * 4
@@ -152,7 +167,9 @@ for i = 1, n do
     end
   end
 end
-redis.call('XADD', KEYS[5], 'MINID', '~', min_id, '*', 'job_id', job_id, 'scan_id', ARGV[8],
+-- Exact trimming: this stream is small, and '~' would keep a whole node (100 entries) alive.
+redis.call('XADD', KEYS[5], 'MINID', string.format('%d-0', job_min_ms), '*', 'job_id', job_id,
+  'scan_id', ARGV[8],
   'service', ARGV[3], 'finished_at', ARGV[7], 'summary', ARGV[4])
 redis.call('HSET', KEYS[4], 'last_result_at', ARGV[7])
 local completed = 0
@@ -224,7 +241,17 @@ impl Store {
                 .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
                 .collect(),
             };
-            self.set_state(id, state, Some(&diagnosis)).await?;
+            // Only while the connection exists: a late result of a deleted one writes nothing.
+            let _: i64 = redis::Script::new(
+                "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
+                 redis.call('HSET', KEYS[2], 'state', ARGV[1], 'diagnosis', ARGV[2]) return 1",
+            )
+            .key(self.keys.record(id))
+            .key(self.keys.status(id))
+            .arg(state.as_str())
+            .arg(serde_json::to_string(&diagnosis)?)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
         }
         let retention_ms = u64::try_from(self.retention.history.as_millis()).unwrap_or(u64::MAX);
         let mut counts = std::collections::BTreeMap::new();
@@ -259,7 +286,7 @@ impl Store {
             .arg(&result.service)
             .arg(summary)
             .arg(retention_ms)
-            .arg(0)
+            .arg(u64::try_from(IDEMPOTENCY_WINDOW.as_millis()).unwrap_or(u64::MAX))
             .arg(&ingested_at)
             .arg(result.scan_id.to_string())
             .arg(result.checks.len());

@@ -1,0 +1,178 @@
+//! What ingestion keeps, against the real local Redis: idempotency keys and job summaries are
+//! bounded by the idempotency window, not the 400-day history retention, while a redelivery
+//! within the window is still a duplicate; and a late result of a deleted connection writes
+//! nothing, not even the state a sign-in failure would set (issue 16 items 5 and 6).
+
+use chrono::Utc;
+use redis::AsyncCommands;
+use shared::checks::CheckStatus;
+use shared::messages::{
+    ArmUsage, CheckResult, ConnectionError, MESSAGE_VERSION, Message, ScanResult, Trigger,
+};
+use shared::store::{ConnectionRecord, IDEMPOTENCY_WINDOW, IngestOutcome, Store};
+use uuid::Uuid;
+
+async fn store() -> (Store, String) {
+    let prefix = format!("t{}.", &Uuid::new_v4().simple().to_string()[..10]);
+    let store = Store::connect(&"redis://127.0.0.1:6379/".parse().expect("url"), &prefix)
+        .await
+        .expect("redis");
+    (store, prefix)
+}
+
+fn record(id: Uuid) -> ConnectionRecord {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "organization_id": "acme", "name": "n", "credential_name": "c",
+        "tenant_id": "t", "client_id": "c", "subscription_id": Uuid::new_v4().to_string(),
+        "sealed_secret": "x", "secret_version": "1", "regions": [], "capabilities": {},
+        "cloud": {"kind": "public"}, "created_at": Utc::now(), "updated_at": Utc::now(),
+    }))
+    .expect("record")
+}
+
+fn result(connection: Uuid, scan: Uuid) -> ScanResult {
+    ScanResult {
+        schema: ScanResult::SCHEMA.into(),
+        version: MESSAGE_VERSION,
+        job_id: Uuid::new_v4(),
+        scan_id: scan,
+        organization_id: "acme".into(),
+        connection_id: connection,
+        service: "storage".into(),
+        trigger: Trigger::Scheduled,
+        started_at: Utc::now(),
+        finished_at: Utc::now(),
+        worker: "test".into(),
+        arm: ArmUsage::default(),
+        checks: vec![CheckResult {
+            check_id: "storage.min_tls_12".into(),
+            status: CheckStatus::Passed,
+            reason: "r".into(),
+            missing_permission: None,
+            findings: vec![],
+        }],
+        connection_error: None,
+        fragment: None,
+    }
+}
+
+async fn cleanup(store: &Store, prefix: &str) {
+    let mut conn = store.redis();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    if !keys.is_empty() {
+        let _: () = conn.del(keys).await.expect("del");
+    }
+}
+
+#[tokio::test]
+async fn idempotency_keys_and_job_summaries_are_bounded_by_the_window() {
+    let (store, prefix) = store().await;
+    let id = Uuid::new_v4();
+    store.create_connection(&record(id)).await.expect("create");
+    let scan = Uuid::new_v4();
+    store
+        .start_scan(id, scan, &["storage"], Trigger::Scheduled)
+        .await
+        .expect("start");
+    // Records as a year of weekly scans leaves them: one older than the window (but well
+    // within the history retention), one a day old.
+    let window_ms = i64::try_from(IDEMPOTENCY_WINDOW.as_millis()).expect("ms");
+    let now_ms = Utc::now().timestamp_millis();
+    let old_ms = now_ms - window_ms - 7 * 24 * 3600 * 1000;
+    let day_ms = now_ms - 24 * 3600 * 1000;
+    let mut conn = store.redis();
+    let jobs = store.keys().ingested_jobs(id);
+    let scans = store.keys().scans(id);
+    let _: () = conn.zadd(&jobs, "old-job", old_ms).await.expect("zadd");
+    let _: () = conn.zadd(&jobs, "recent-job", day_ms).await.expect("zadd");
+    let _: String = redis::cmd("XADD")
+        .arg(&scans)
+        .arg(format!("{old_ms}-0"))
+        .arg("job_id")
+        .arg("old-job")
+        .query_async(&mut conn)
+        .await
+        .expect("xadd");
+    let _: String = redis::cmd("XADD")
+        .arg(&scans)
+        .arg(format!("{day_ms}-0"))
+        .arg("job_id")
+        .arg("recent-job")
+        .query_async(&mut conn)
+        .await
+        .expect("xadd");
+
+    let first = result(id, scan);
+    assert!(matches!(
+        store.ingest(&first).await.expect("ingest"),
+        IngestOutcome::Applied { .. }
+    ));
+
+    let old: Option<f64> = conn.zscore(&jobs, "old-job").await.expect("zscore");
+    assert_eq!(
+        old, None,
+        "an idempotency key older than the window is dropped"
+    );
+    let recent: Option<f64> = conn.zscore(&jobs, "recent-job").await.expect("zscore");
+    assert_eq!(recent, Some(day_ms as f64));
+    let members: Vec<String> = conn.zrange(&jobs, 0, -1).await.expect("zrange");
+    assert_eq!(members.len(), 2, "{members:?}");
+    // Summaries: the old one is trimmed; the day-old one and today's are kept.
+    assert_eq!(store.scan_summaries_len(id).await.expect("xlen"), 2);
+    // A redelivery within the window is still a duplicate.
+    assert_eq!(
+        store.ingest(&first).await.expect("ingest"),
+        IngestOutcome::Duplicate
+    );
+    assert_eq!(store.scan_summaries_len(id).await.expect("xlen"), 2);
+    cleanup(&store, &prefix).await;
+}
+
+#[tokio::test]
+async fn a_late_result_of_a_deleted_connection_writes_nothing() {
+    let (store, prefix) = store().await;
+    let id = Uuid::new_v4();
+    let record = record(id);
+    store.create_connection(&record).await.expect("create");
+    let scan = Uuid::new_v4();
+    store
+        .start_scan(id, scan, &["storage"], Trigger::Scheduled)
+        .await
+        .expect("start");
+    store.delete_connection(&record).await.expect("delete");
+
+    // A plain result, and one whose job could not sign in (which sets the connection's state).
+    let plain = result(id, scan);
+    let mut failed = result(id, scan);
+    failed.checks[0].status = CheckStatus::Error;
+    failed.connection_error = Some(
+        serde_json::from_value::<ConnectionError>(serde_json::json!({
+            "diagnosis": "wrong_secret", "message": "the secret is wrong",
+            "remediation": "replace it",
+        }))
+        .expect("connection error"),
+    );
+    for late in [&plain, &failed] {
+        assert_eq!(
+            store.ingest(late).await.expect("ingest"),
+            IngestOutcome::Refused("the connection does not exist")
+        );
+    }
+    let mut conn = store.redis();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*{id}*"))
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    assert_eq!(
+        keys,
+        Vec::<String>::new(),
+        "a deleted connection's keys came back"
+    );
+    assert!(store.latest_results(id).await.expect("latest").is_empty());
+    cleanup(&store, &prefix).await;
+}
