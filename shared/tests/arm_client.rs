@@ -123,7 +123,7 @@ async fn a_request_that_hangs_times_out_and_is_retried() {
     let azure = Azure::start(world(2, 10)).await;
     add_fault(
         &azure,
-        json!({"path_contains": "storageAccounts", "latency_ms": 3000, "times": 1}),
+        json!({"path_contains": "storageAccounts", "latency_ms": 30000, "times": 1}),
     )
     .await;
     let http = reqwest::Client::builder()
@@ -142,7 +142,7 @@ async fn a_request_that_hangs_times_out_and_is_retried() {
         .expect("retried");
     assert_eq!(items.len(), 2);
     assert!(
-        started.elapsed() < Duration::from_millis(2900),
+        started.elapsed() < Duration::from_secs(20),
         "did not wait for the hung call"
     );
 }
@@ -376,7 +376,7 @@ async fn resource_provider_limits_pace_requests_before_azure_has_to() {
         .expect("no deadline");
     let wait = started.elapsed();
     assert!(
-        wait >= Duration::from_millis(2500) && wait < Duration::from_secs(6),
+        wait >= Duration::from_millis(2500) && wait < Duration::from_secs(30),
         "{wait:?}"
     );
     // Other reads are not held back by the storage list budget.
@@ -389,7 +389,8 @@ async fn resource_provider_limits_pace_requests_before_azure_has_to() {
         )
         .await
         .expect("no deadline");
-    assert!(started.elapsed() < Duration::from_millis(500));
+    // Well under the 2.5 s a read held back by the storage budget would wait.
+    assert!(started.elapsed() < Duration::from_millis(2000));
     clean_redis(&prefix).await;
 }
 

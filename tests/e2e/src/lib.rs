@@ -108,9 +108,12 @@ pub struct Fleet {
     pub key_spec: String,
     /// The fleet's result-signing keys (`FLEET_RESULT_KEYS`).
     pub result_keys: SigningKeys,
+    /// The result-signing keys as configured (`FLEET_RESULT_KEYS`), for fleets run as processes.
+    pub result_key_spec: String,
     pub store: Store,
     pub topology: Topology,
-    ca_file: PathBuf,
+    /// The emulator's CA certificate (`FLEET_EXTRA_CA_FILE`).
+    pub ca_file: PathBuf,
     shutdown: CancellationToken,
     tasks: tokio::task::JoinSet<anyhow::Result<()>>,
     http: reqwest::Client,
@@ -193,7 +196,8 @@ impl Fleet {
         std::fs::write(&ca_file, emulator.ca_pem())?;
         let key_spec = KeyRing::generate_key("test");
         let keys = KeyRing::parse(&key_spec)?;
-        let result_keys = SigningKeys::parse(&SigningKeys::generate("fleet"))?;
+        let result_key_spec = SigningKeys::generate("fleet");
+        let result_keys = SigningKeys::parse(&result_key_spec)?;
         let operator_token = format!("op-{}", Uuid::new_v4().simple());
         let (redis_url, redis_cluster) = options
             .redis
@@ -260,6 +264,7 @@ impl Fleet {
             keys,
             key_spec,
             result_keys,
+            result_key_spec,
             store,
             ca_file,
             shutdown,

@@ -87,19 +87,19 @@ async fn an_expired_secret_moves_the_connection_to_client_secret_expired() {
     let (id, _) = fleet.create_demo_connection(&secret).await.expect("create");
     let first = fleet.rescan(id, Some(&["storage"])).await.expect("first");
     fleet
-        .wait_for_scan(id, first, Duration::from_secs(30))
+        .wait_for_scan(id, first, Duration::from_secs(120))
         .await
         .expect("first scan");
     e2e::wait_until(
         "the secret has expired",
-        Duration::from_secs(30),
+        Duration::from_secs(120),
         || async { chrono::Utc::now() > expires_at + chrono::Duration::seconds(1) },
     )
     .await;
 
     let scan = fleet.rescan(id, None).await.expect("rescan");
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(30))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("second scan");
     let record = fleet

@@ -209,7 +209,7 @@ async fn an_unsigned_part_job_is_refused() {
         .expect("publish");
     let dead = fleet.topology.jobs_ondemand().dead_letter_queue();
     let message = fleet
-        .take_message(&dead, Duration::from_secs(30))
+        .take_message(&dead, Duration::from_secs(120))
         .await
         .expect("get")
         .expect("the part job is dead-lettered");
@@ -315,7 +315,7 @@ async fn pieces_are_staged_once_and_combined_when_all_are_in() {
     publish(first).await; // redelivered or published twice
     e2e::wait_until(
         "both copies are handled",
-        Duration::from_secs(30),
+        Duration::from_secs(120),
         || async { metric("staged").await >= 2.0 },
     )
     .await;
@@ -329,7 +329,7 @@ async fn pieces_are_staged_once_and_combined_when_all_are_in() {
     .await;
     let dead = fleet.topology.results().dead_letter_queue();
     let message = fleet
-        .take_message(&dead, Duration::from_secs(30))
+        .take_message(&dead, Duration::from_secs(120))
         .await
         .expect("get")
         .expect("the contradicting piece is dead-lettered");
@@ -351,7 +351,7 @@ async fn pieces_are_staged_once_and_combined_when_all_are_in() {
     ))
     .await;
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(30))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("the last piece completes the scan");
     let latest = fleet.store.latest_results(id).await.expect("latest");
@@ -380,7 +380,7 @@ async fn pieces_are_staged_once_and_combined_when_all_are_in() {
     publish(piece(0, 2, "storage.min_tls_12", CheckStatus::Failed)).await;
     e2e::wait_until(
         "the late piece is handled",
-        Duration::from_secs(30),
+        Duration::from_secs(120),
         || async { metric("duplicate").await >= 1.0 },
     )
     .await;

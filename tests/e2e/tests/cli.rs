@@ -274,7 +274,7 @@ async fn customers_disable_checks_and_auditors_export_and_verify_the_trail_with_
         .wait_for_scan(
             conn,
             scan.expect("scan"),
-            std::time::Duration::from_secs(60),
+            std::time::Duration::from_secs(120),
         )
         .await
         .expect("scan");

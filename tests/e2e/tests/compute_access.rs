@@ -35,7 +35,7 @@ async fn no_web_reads_deny_only_app_service_and_an_unregistered_provider_is_not_
     let (id, scan) = fleet.create_demo_connection(&secret).await.expect("create");
     let scan = scan.expect("a first scan is enqueued on create");
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(60))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("scan completes");
     let latest = fleet.store.latest_results(id).await.expect("results");

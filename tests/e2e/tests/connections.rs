@@ -249,7 +249,7 @@ async fn a_restricted_custom_role_is_connected_with_its_access_map() {
     )
     .expect("uuid");
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(60))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("scan");
     for r in fleet.store.latest_results(id).await.expect("results") {
@@ -276,8 +276,10 @@ async fn a_restricted_custom_role_is_connected_with_its_access_map() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rotating_the_secret_recovers_an_expired_connection_with_its_history() {
-    // The first secret expires 4 s from now; the app also has a second, valid secret.
-    let (mut w, ids) = world("{{now+4s}}");
+    // The first secret expires 20 s from now (time for the first scan, even on a loaded machine);
+    // the app also has a second, valid secret.
+    let expires_at = chrono::Utc::now() + chrono::Duration::seconds(20);
+    let (mut w, ids) = world("{{now+20s}}");
     w["token_lifetime_seconds"] = json!(1);
     let fleet = start(w).await;
     let body = form(
@@ -295,18 +297,23 @@ async fn rotating_the_secret_recovers_an_expired_connection_with_its_history() {
     let id = Uuid::parse_str(saved["connection"]["id"].as_str().expect("id")).expect("uuid");
     let scan = Uuid::parse_str(saved["scan_id"].as_str().expect("first scan")).expect("uuid");
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(30))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("first scan");
 
     // The secret expires; the weekly scan (here: the planner, made due now) finds out.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    e2e::wait_until(
+        "the secret has expired",
+        Duration::from_secs(120),
+        || async { chrono::Utc::now() > expires_at + chrono::Duration::seconds(2) },
+    )
+    .await;
     fleet
         .store
         .schedule_at(id, chrono::Utc::now() - chrono::Duration::seconds(1))
         .await
         .expect("due");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         let (_, c) = fleet
             .call(reqwest::Method::GET, &format!("/v1/connections/{id}"), None)
@@ -352,7 +359,7 @@ async fn rotating_the_secret_recovers_an_expired_connection_with_its_history() {
     assert_eq!(saved["connection"]["status"]["state"], "connected");
     let scan = Uuid::parse_str(saved["scan_id"].as_str().expect("scans resume")).expect("uuid");
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(30))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("scan after rotation");
     let (_, c) = fleet
@@ -557,7 +564,7 @@ async fn a_connection_without_a_completed_scan_for_a_week_is_stale() {
     let id = Uuid::parse_str(saved["connection"]["id"].as_str().expect("id")).expect("uuid");
     let scan = Uuid::parse_str(saved["scan_id"].as_str().expect("scan")).expect("uuid");
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(30))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("scan");
     let state = || async {
@@ -585,7 +592,7 @@ async fn a_connection_without_a_completed_scan_for_a_week_is_stale() {
     // The census counts it, for the dashboards and the stale-connections alert.
     e2e::wait_until(
         "the census to count the stale connection",
-        Duration::from_secs(5),
+        Duration::from_secs(120),
         || async {
             let text = reqwest::get(fleet.api_url("/metrics"))
                 .await
@@ -600,7 +607,7 @@ async fn a_connection_without_a_completed_scan_for_a_week_is_stale() {
     // The next completed scan makes it active again.
     let scan = fleet.rescan(id, None).await.expect("rescan");
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(30))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("scan");
     assert_eq!(state().await, "active");

@@ -37,7 +37,7 @@ async fn a_role_without_microsoft_sql_denies_only_the_sql_checks() {
         .expect("fleet");
     let (id, scan) = fleet.create_demo_connection(&secret).await.expect("create");
     fleet
-        .wait_for_scan(id, scan.expect("first scan"), Duration::from_secs(60))
+        .wait_for_scan(id, scan.expect("first scan"), Duration::from_secs(120))
         .await
         .expect("scan completes");
     let latest = fleet.store.latest_results(id).await.expect("results");

@@ -76,7 +76,7 @@ async fn a_job_delivered_twice_yields_one_history_entry() {
     );
     wait_until(
         "both deliveries worked",
-        Duration::from_secs(30),
+        Duration::from_secs(120),
         || async {
             fleet
                 .emulator
@@ -90,17 +90,21 @@ async fn a_job_delivered_twice_yields_one_history_entry() {
     )
     .await;
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(30))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("scan");
     // Let the second result reach the ingester too, then check nothing was added twice.
-    wait_until("both results consumed", Duration::from_secs(10), || async {
-        fleet
-            .ready_messages(&fleet.topology.results().name)
-            .await
-            .expect("depth")
-            == 0
-    })
+    wait_until(
+        "both results consumed",
+        Duration::from_secs(120),
+        || async {
+            fleet
+                .ready_messages(&fleet.topology.results().name)
+                .await
+                .expect("depth")
+                == 0
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(fleet.store.scan_summaries_len(id).await.expect("xlen"), 1);
@@ -135,7 +139,7 @@ async fn a_malformed_job_is_dead_lettered_with_its_reason_and_the_worker_goes_on
     ] {
         let dead = queue.dead_letter_queue();
         let message = fleet
-            .take_message(&dead, Duration::from_secs(10))
+            .take_message(&dead, Duration::from_secs(120))
             .await
             .expect("get")
             .unwrap_or_else(|| panic!("nothing in {dead}"));
@@ -146,7 +150,7 @@ async fn a_malformed_job_is_dead_lettered_with_its_reason_and_the_worker_goes_on
     // The workers still serve: a rescan of one service through the API completes.
     let scan = fleet.rescan(id, Some(&["nsg"])).await.expect("rescan");
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(30))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("scan");
     let progress = fleet
@@ -173,7 +177,7 @@ async fn any_amqp_client_can_request_a_rescan() {
         .await
         .expect("publish");
     fleet
-        .wait_for_scan(id, request_id, Duration::from_secs(30))
+        .wait_for_scan(id, request_id, Duration::from_secs(120))
         .await
         .expect("the request id is the scan id");
     let latest = fleet.store.latest_results(id).await.expect("results");
@@ -195,7 +199,7 @@ async fn any_amqp_client_can_request_a_rescan() {
         .expect("publish");
     let dead = fleet.topology.rescans().dead_letter_queue();
     let message = fleet
-        .take_message(&dead, Duration::from_secs(10))
+        .take_message(&dead, Duration::from_secs(120))
         .await
         .expect("get")
         .expect("unknown connection request dead-lettered");
@@ -229,7 +233,7 @@ async fn a_message_past_the_delivery_limit_is_dead_lettered_by_the_broker() {
     let (conn, channel) = fleet.amqp().await.expect("amqp");
     let limit = shared::broker::topology::DELIVERY_LIMIT;
     let mut deliveries = 0;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while deliveries <= limit {
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -258,7 +262,7 @@ async fn a_message_past_the_delivery_limit_is_dead_lettered_by_the_broker() {
     }
     let _ = conn.close(200, "done".into()).await;
     let dead = fleet
-        .take_message(&queue.dead_letter_queue(), Duration::from_secs(30))
+        .take_message(&queue.dead_letter_queue(), Duration::from_secs(120))
         .await
         .expect("get")
         .expect("dead-lettered by the broker");

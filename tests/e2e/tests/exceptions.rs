@@ -158,7 +158,7 @@ async fn a_disabled_check_is_served_disabled_at_once_and_re_enabling_brings_it_b
         .expect("fleet");
     let (conn, scan) = fleet.create_demo_connection(&secret).await.expect("create");
     fleet
-        .wait_for_scan(conn, scan.expect("scan"), Duration::from_secs(60))
+        .wait_for_scan(conn, scan.expect("scan"), Duration::from_secs(120))
         .await
         .expect("first scan");
     let check = "nsg.db_admin_ports_internet";
@@ -217,7 +217,7 @@ async fn a_disabled_check_is_served_disabled_at_once_and_re_enabling_brings_it_b
     // The next scan keeps it Disabled.
     let rescan = fleet.rescan(conn, Some(&["nsg"])).await.expect("rescan");
     fleet
-        .wait_for_scan(conn, rescan, Duration::from_secs(60))
+        .wait_for_scan(conn, rescan, Duration::from_secs(120))
         .await
         .expect("rescan");
     let served = result_of(&fleet, conn, check).await;
@@ -403,12 +403,12 @@ async fn organization_wide_exceptions_exemptions_expiry_and_a_tamper_evident_tra
     .expect("fleet");
     let (first, scan) = fleet.create_demo_connection(&secret).await.expect("create");
     fleet
-        .wait_for_scan(first, scan.expect("scan"), Duration::from_secs(60))
+        .wait_for_scan(first, scan.expect("scan"), Duration::from_secs(120))
         .await
         .expect("first scan");
     let (second, scan) = second_connection(&fleet, &demo, &secret, true).await;
     fleet
-        .wait_for_scan(second, scan.expect("scan"), Duration::from_secs(60))
+        .wait_for_scan(second, scan.expect("scan"), Duration::from_secs(120))
         .await
         .expect("second scan");
     let period_start = clock.now();
@@ -598,7 +598,7 @@ async fn organization_wide_exceptions_exemptions_expiry_and_a_tamper_evident_tra
     assert_eq!(verdict["valid"], false, "{verdict}");
 
     // The sweep would have expired it too; exactly one expired entry either way.
-    wait_until("the sweep to settle", Duration::from_secs(10), || async {
+    wait_until("the sweep to settle", Duration::from_secs(120), || async {
         audit_actions(&fleet, "action=exception.expired")
             .await
             .len()

@@ -18,7 +18,7 @@ async fn demo_scan_matches_the_scenario_check_by_check() {
     let (id, scan) = fleet.create_demo_connection(&secret).await.expect("create");
     let scan = scan.expect("a first scan is enqueued on create");
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(60))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("scan completes");
 

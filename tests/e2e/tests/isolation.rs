@@ -77,7 +77,7 @@ async fn another_organizations_data_answers_404_like_a_missing_one_on_every_rout
     let a = Uuid::parse_str(saved["connection"]["id"].as_str().expect("id")).expect("uuid");
     let scan = Uuid::parse_str(saved["scan_id"].as_str().expect("scan")).expect("uuid");
     fleet
-        .wait_for_scan(a, scan, Duration::from_secs(60))
+        .wait_for_scan(a, scan, Duration::from_secs(120))
         .await
         .expect("scan");
     let missing = Uuid::new_v4();

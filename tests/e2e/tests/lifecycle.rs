@@ -37,32 +37,32 @@ async fn a_stopping_worker_finishes_running_jobs_and_takes_no_new_ones() {
         .rescan(id, Some(&["storage", "nsg"]))
         .await
         .expect("rescan");
-    wait_until("both jobs published", Duration::from_secs(10), || async {
+    wait_until("both jobs published", Duration::from_secs(120), || async {
         fleet.store.is_enqueued(id, scan).await.unwrap_or(false)
     })
     .await;
     // Wait until the worker is inside both jobs (its ARM calls are under way), then stop it.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while fleet.emulator.counters().total < 2 {
         assert!(tokio::time::Instant::now() < deadline, "jobs never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop.cancel();
-    tokio::time::timeout(Duration::from_secs(30), worker)
+    tokio::time::timeout(Duration::from_secs(120), worker)
         .await
         .expect("worker stops within its grace period")
         .expect("join")
         .expect("worker ran cleanly");
     // Both running jobs were finished and their results published.
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(10))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("scan completed");
 
     // A job published after the stop stays in the queue for the next worker.
     fleet.rescan(id, None).await.expect("rescan");
     let queue = fleet.topology.jobs_ondemand().name;
-    wait_until("rescan jobs queued", Duration::from_secs(10), || async {
+    wait_until("rescan jobs queued", Duration::from_secs(120), || async {
         fleet.ready_messages(&queue).await.expect("depth") >= 2
     })
     .await;
@@ -88,7 +88,7 @@ async fn the_fleet_carries_on_after_a_broker_restart() {
         .expect("fleet");
     let (id, scan) = fleet.create_demo_connection(&secret).await.expect("create");
     fleet
-        .wait_for_scan(id, scan.expect("first scan"), Duration::from_secs(60))
+        .wait_for_scan(id, scan.expect("first scan"), Duration::from_secs(120))
         .await
         .expect("first scan");
 

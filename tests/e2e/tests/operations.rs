@@ -102,7 +102,7 @@ async fn dead_lettered_jobs_can_be_listed_and_replayed() {
         .expect("replay");
     assert_eq!(replayed, 1);
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(30))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("the replayed job ran");
     assert_eq!(

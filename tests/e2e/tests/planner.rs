@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use e2e::{Fleet, FleetOptions, demo_with_unique_secret};
+use e2e::{Fleet, FleetOptions, demo_with_unique_secret, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_never_enqueue_the_same_scan_twice() {
@@ -76,14 +76,20 @@ async fn two_replicas_never_enqueue_the_same_scan_twice() {
     for h in handles {
         h.await.expect("join");
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
     // Exactly one scheduled scan per connection: one job per service each.
+    let services = shared::checks::catalogue().len() as u32;
+    wait_until("every job queued", Duration::from_secs(120), || async {
+        fleet
+            .ready_messages(&fleet.topology.jobs_scheduled().name)
+            .await
+            .unwrap_or(0)
+            >= ids.len() as u32 * services
+    })
+    .await;
     let queued = fleet
         .ready_messages(&fleet.topology.jobs_scheduled().name)
         .await
         .expect("depth");
-    let services = shared::checks::catalogue().len() as u32;
     assert_eq!(queued, ids.len() as u32 * services);
 
     // And each connection moved on to next week's slot.

@@ -145,7 +145,7 @@ async fn the_whole_fleet_runs_on_redis_cluster() {
     }
     let (id, scan) = created.expect("create and validate");
     fleet
-        .wait_for_scan(id, scan.expect("first scan"), Duration::from_secs(60))
+        .wait_for_scan(id, scan.expect("first scan"), Duration::from_secs(120))
         .await
         .expect("scan");
     let latest = fleet.store.latest_results(id).await.expect("results");
@@ -166,14 +166,14 @@ async fn the_whole_fleet_runs_on_redis_cluster() {
         .schedule_at(id, chrono::Utc::now() - chrono::Duration::seconds(1))
         .await
         .expect("due");
-    e2e::wait_until("the scheduled scan", Duration::from_secs(30), || async {
+    e2e::wait_until("the scheduled scan", Duration::from_secs(120), || async {
         fleet.store.scan_summaries_len(id).await.expect("summaries") >= 4
     })
     .await;
     // Rescans, through the API and the rescan consumer.
     let rescan = fleet.rescan(id, Some(&["nsg"])).await.expect("rescan");
     fleet
-        .wait_for_scan(id, rescan, Duration::from_secs(30))
+        .wait_for_scan(id, rescan, Duration::from_secs(120))
         .await
         .expect("rescan completes");
     let (code, body) = fleet

@@ -111,7 +111,7 @@ async fn a_long_redis_outage_dead_letters_nothing_and_the_scan_completes() {
     let calls_before = fleet.emulator.counters().total;
     wait_until(
         "the job collects from ARM",
-        Duration::from_secs(30),
+        Duration::from_secs(120),
         || async { fleet.emulator.counters().total > calls_before },
     )
     .await;
@@ -122,7 +122,7 @@ async fn a_long_redis_outage_dead_letters_nothing_and_the_scan_completes() {
     let results = fleet.topology.results().name;
     wait_until(
         "the result waits for Redis",
-        Duration::from_secs(60),
+        Duration::from_secs(120),
         || async {
             fleet.ready_messages(&results).await.unwrap_or(0) > 0
                 || fleet.emulator.counters().total > calls_before + 3

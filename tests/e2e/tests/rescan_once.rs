@@ -58,7 +58,7 @@ async fn a_rescan_request_enqueues_its_jobs_exactly_once() {
         .expect("publish");
     wait_until(
         "the interrupted enqueue is finished",
-        Duration::from_secs(30),
+        Duration::from_secs(120),
         || async {
             fleet
                 .store
@@ -84,9 +84,11 @@ async fn a_rescan_request_enqueues_its_jobs_exactly_once() {
             .await
             .expect("publish");
     }
-    wait_until("every copy is handled", Duration::from_secs(60), || async {
-        rescans_with_outcome(&fleet, "duplicate").await >= pairs
-    })
+    wait_until(
+        "every copy is handled",
+        Duration::from_secs(120),
+        || async { rescans_with_outcome(&fleet, "duplicate").await >= pairs },
+    )
     .await;
     assert_eq!(rescans_with_outcome(&fleet, "enqueued").await, 1 + pairs);
     assert_eq!(rescans_with_outcome(&fleet, "duplicate").await, pairs);

@@ -46,7 +46,7 @@ async fn the_client_secret_appears_nowhere_in_clear() {
         .await
         .expect("create");
     fleet
-        .wait_for_scan(id, scan.expect("first scan"), Duration::from_secs(60))
+        .wait_for_scan(id, scan.expect("first scan"), Duration::from_secs(120))
         .await
         .expect("scan");
     let (_, rescan) = fleet

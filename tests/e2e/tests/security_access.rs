@@ -26,7 +26,7 @@ async fn without_graph_permissions_entra_checks_are_access_denied_and_the_rest_s
         .expect("fleet");
     let (id, scan) = fleet.create_demo_connection(&secret).await.expect("create");
     fleet
-        .wait_for_scan(id, scan.expect("first scan"), Duration::from_secs(60))
+        .wait_for_scan(id, scan.expect("first scan"), Duration::from_secs(120))
         .await
         .expect("scan completes");
     let latest = fleet.store.latest_results(id).await.expect("results");

@@ -33,7 +33,7 @@ async fn a_job_past_its_time_bound_ends_its_checks_in_error_and_its_scan_complet
     let (id, _) = fleet.create_demo_connection(&secret).await.expect("create");
     let scan = fleet.rescan(id, Some(&["storage"])).await.expect("rescan");
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(60))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("the scan completes");
     let latest = fleet.store.latest_results(id).await.expect("results");
@@ -55,6 +55,6 @@ async fn a_job_past_its_time_bound_ends_its_checks_in_error_and_its_scan_complet
     let dead = fleet.topology.jobs_ondemand().dead_letter_queue();
     assert_eq!(fleet.ready_messages(&dead).await.expect("depth"), 0);
     stop.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(30), worker).await;
+    let _ = tokio::time::timeout(Duration::from_secs(120), worker).await;
     fleet.shutdown().await.expect("cleanup");
 }

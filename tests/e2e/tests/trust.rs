@@ -164,7 +164,7 @@ async fn a_50_mb_answer_is_an_error_result_and_the_worker_carries_on() {
     let (id, scan) = fleet.create_demo_connection(&secret).await.expect("create");
     let scan = scan.expect("first scan");
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(60))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("scan completes");
     let (code, results) = fleet
@@ -240,7 +240,7 @@ async fn forged_results_are_dead_lettered_and_change_nothing() {
     let (id, scan) = fleet.create_demo_connection(&secret).await.expect("create");
     let scan = scan.expect("first scan");
     fleet
-        .wait_for_scan(id, scan, Duration::from_secs(60))
+        .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("scan completes");
     let record = fleet
@@ -326,7 +326,7 @@ async fn forged_results_are_dead_lettered_and_change_nothing() {
     let mut reasons = Vec::new();
     for _ in 0..cases.len() {
         let message = fleet
-            .take_message(&dead, Duration::from_secs(20))
+            .take_message(&dead, Duration::from_secs(120))
             .await
             .expect("amqp")
             .expect("dead-lettered");

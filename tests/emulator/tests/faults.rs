@@ -218,13 +218,13 @@ async fn latency_from_faults_and_at_runtime() {
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert_eq!(env.emulator.counters().faults_injected, 1);
 
-    env.emulator.set_latency(Duration::from_millis(600));
+    env.emulator.set_latency(Duration::from_millis(2000));
     let started = Instant::now();
     assert_eq!(
         env.arm_get(Some(&token), &path).await.status(),
         StatusCode::OK
     );
-    assert!(started.elapsed() >= Duration::from_millis(600));
+    assert!(started.elapsed() >= Duration::from_millis(2000));
 
     let reset = env
         .http
@@ -239,12 +239,12 @@ async fn latency_from_faults_and_at_runtime() {
         env.arm_get(Some(&token), &path).await.status(),
         StatusCode::OK
     );
-    assert!(started.elapsed() < Duration::from_millis(600));
+    assert!(started.elapsed() < Duration::from_millis(2000));
     // The token endpoint is not slowed by the ARM latency.
-    env.emulator.set_latency(Duration::from_secs(5));
+    env.emulator.set_latency(Duration::from_secs(30));
     let started = Instant::now();
     env.reader_token().await;
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(started.elapsed() < Duration::from_secs(15));
 }
 
 #[tokio::test(flavor = "multi_thread")]
