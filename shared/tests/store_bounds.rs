@@ -176,3 +176,59 @@ async fn a_late_result_of_a_deleted_connection_writes_nothing() {
     assert!(store.latest_results(id).await.expect("latest").is_empty());
     cleanup(&store, &prefix).await;
 }
+
+/// A transient Error keeps the last good evaluation (status, reason, findings, when), through
+/// several Errors in a row, and a new evaluation replaces it; a sign-in failure keeps nothing.
+#[tokio::test]
+async fn a_transient_error_keeps_the_last_good_verdict() {
+    let (store, prefix) = store().await;
+    let id = Uuid::new_v4();
+    store.create_connection(&record(id)).await.expect("create");
+    let ingest = |status: CheckStatus, reason: &str, sign_in: bool| {
+        let store = store.clone();
+        let reason = reason.to_string();
+        async move {
+            let scan = Uuid::new_v4();
+            store
+                .start_scan(id, scan, &["storage"], Trigger::Scheduled)
+                .await
+                .expect("start");
+            let mut r = result(id, scan);
+            r.checks[0].status = status;
+            r.checks[0].reason = reason;
+            if sign_in {
+                r.connection_error = Some(ConnectionError {
+                    diagnosis: shared::azure::TokenDiagnosis::ExpiredSecret,
+                    message: "expired".into(),
+                    remediation: "rotate".into(),
+                    trace_id: None,
+                    correlation_id: None,
+                });
+            }
+            assert!(matches!(
+                store.ingest(&r).await.expect("ingest"),
+                IngestOutcome::Applied { .. }
+            ));
+            let latest = store.latest_results(id).await.expect("latest");
+            (scan, latest.into_iter().next().expect("one check"))
+        }
+    };
+    let (good_scan, good) = ingest(CheckStatus::Failed, "1 of 1 resources fail", false).await;
+    assert!(good.last_good.is_none());
+    let (_, error) = ingest(CheckStatus::Error, "Azure is throttling", false).await;
+    assert_eq!(error.result.status, CheckStatus::Error);
+    let kept = error.last_good.expect("the last good verdict is kept");
+    assert_eq!(kept.status, CheckStatus::Failed);
+    assert_eq!(kept.reason, "1 of 1 resources fail");
+    assert_eq!(kept.scan_id, good_scan);
+    // A second Error in a row still shows the verdict from before the first.
+    let (_, again) = ingest(CheckStatus::Error, "Azure is throttling", false).await;
+    assert_eq!(again.last_good.expect("kept").scan_id, good_scan);
+    // A new evaluation replaces it.
+    let (_, passed) = ingest(CheckStatus::Passed, "All 1 resources in scope pass", false).await;
+    assert!(passed.last_good.is_none());
+    // A sign-in failure is news of its own: nothing is carried.
+    let (_, signed_out) = ingest(CheckStatus::Error, "Could not sign in", true).await;
+    assert!(signed_out.last_good.is_none());
+    cleanup(&store, &prefix).await;
+}

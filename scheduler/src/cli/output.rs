@@ -148,6 +148,15 @@ pub fn results_table(results: &[StoredCheckResult]) -> String {
                 failing.join(", ")
             } else if let Some(permission) = &r.result.missing_permission {
                 format!("missing {permission}")
+            } else if let (shared::checks::CheckStatus::Error, Some(last)) =
+                (r.result.status, &r.last_good)
+            {
+                format!(
+                    "{} (last good: {} on {})",
+                    r.result.reason,
+                    last.status,
+                    last.finished_at.format("%Y-%m-%d %H:%M UTC")
+                )
             } else if r.result.status == shared::checks::CheckStatus::Error
                 || r.result.status == shared::checks::CheckStatus::NotApplicable
             {

@@ -544,6 +544,7 @@ mod tests {
             scan_id: Uuid::nil(),
             job_id: Uuid::nil(),
             finished_at: Utc::now(),
+            last_good: None,
         }
     }
 

@@ -32,7 +32,8 @@ pub use exceptions::{
 pub use keys::Keys;
 pub use redis_conn::RedisConn;
 pub use results::{
-    HistoryEntry, IDEMPOTENCY_WINDOW, IngestOutcome, ScanProgress, StoredCheckResult, fingerprint,
+    HistoryEntry, IDEMPOTENCY_WINDOW, IngestOutcome, LastGood, ScanProgress, StoredCheckResult,
+    fingerprint,
 };
 pub use schedule::{Claim, WEEK_SECS, next_slot_after, slot_offset};
 pub use staging::{STAGING_TTL, Staged};

@@ -21,6 +21,8 @@
 //! at ingestion. The script refuses, changing nothing, a result for a connection that does not
 //! exist or for a scan that was not enqueued for that service (issue 9).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 use redis::streams::StreamRangeReply;
@@ -43,6 +45,40 @@ pub struct StoredCheckResult {
     pub scan_id: Uuid,
     pub job_id: Uuid,
     pub finished_at: DateTime<Utc>,
+    /// When this result is a transient Error (Azure unavailable or throttling after retries, a
+    /// job out of time): the last evaluation that was not, so what is known is not erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_good: Option<LastGood>,
+}
+
+/// The last evaluation of a check that was not an Error, and when it was made.
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema, utoipa::ToSchema,
+)]
+pub struct LastGood {
+    pub status: CheckStatus,
+    pub reason: String,
+    #[serde(default)]
+    pub findings: Vec<crate::messages::Finding>,
+    /// The scan that made it, and when its job finished.
+    pub scan_id: Uuid,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// What a transient Error keeps of the previous latest result `previous` (a JSON value from the
+/// store; anything unreadable keeps nothing).
+fn last_good_of(previous: Option<&str>) -> Option<LastGood> {
+    let previous: StoredCheckResult = serde_json::from_str(previous?).ok()?;
+    if previous.result.status == CheckStatus::Error {
+        return previous.last_good;
+    }
+    Some(LastGood {
+        status: previous.result.status,
+        reason: previous.result.reason,
+        findings: previous.result.findings,
+        scan_id: previous.scan_id,
+        finished_at: previous.finished_at,
+    })
 }
 
 /// One change in a check's history.
@@ -290,6 +326,24 @@ impl Store {
             .arg(&ingested_at)
             .arg(result.scan_id.to_string())
             .arg(result.checks.len());
+        // A transient Error keeps the last good evaluation (a sign-in failure that needs the
+        // customer is news of its own, carried by the connection error).
+        let transient: Vec<&str> = result
+            .checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Error && result.connection_error.is_none())
+            .map(|c| c.check_id.as_str())
+            .collect();
+        let mut previous: HashMap<&str, Option<String>> = HashMap::new();
+        if !transient.is_empty() {
+            let mut conn = self.conn.clone();
+            let values: Vec<Option<String>> = redis::cmd("HMGET")
+                .arg(self.keys.latest(id))
+                .arg(&transient)
+                .query_async(&mut conn)
+                .await?;
+            previous = transient.iter().copied().zip(values).collect();
+        }
         for check in &result.checks {
             let stored = StoredCheckResult {
                 result: check.clone(),
@@ -297,6 +351,9 @@ impl Store {
                 scan_id: result.scan_id,
                 job_id: result.job_id,
                 finished_at: result.finished_at,
+                last_good: previous
+                    .get(check.check_id.as_str())
+                    .and_then(|p| last_good_of(p.as_deref())),
             };
             invocation
                 .arg(&check.check_id)
