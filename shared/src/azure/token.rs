@@ -212,7 +212,7 @@ impl TokenProvider {
         }
         let token = result.map_err(|e| {
             // Requests of one credential are serialised by its token cache, so the last error
-            // response its transport saw is this call's.
+            // response its transport saw is this call's (or the one it waited on).
             let mut error = TokenError::from_azure(&e, entry.transport.last_error());
             if !principal.endpoints.builtin {
                 error.redact_remote_text();
@@ -309,8 +309,11 @@ struct WatchingTransport {
 }
 
 impl WatchingTransport {
+    /// The last error response, left in place: callers that waited on the same (serialised)
+    /// request all read it. Taking it left every caller but the first with a generic diagnosis
+    /// ("Authentication failed") when several jobs of one connection signed in at once.
     fn last_error(&self) -> Option<(u16, Vec<u8>)> {
-        self.last_error.lock().ok().and_then(|mut e| e.take())
+        self.last_error.lock().ok().and_then(|e| e.clone())
     }
 }
 
