@@ -112,6 +112,18 @@ async fn history_entries(store: &Store, connections: &[Uuid]) -> anyhow::Result<
     Ok(total)
 }
 
+/// A connection record as the API would store it (the secret is never opened here).
+fn record(id: Uuid) -> anyhow::Result<shared::store::ConnectionRecord> {
+    let now = chrono::Utc::now();
+    Ok(serde_json::from_value(serde_json::json!({
+        "id": id, "organization_id": "bench", "name": "bench", "credential_name": "bench",
+        "tenant_id": Uuid::new_v4().to_string(), "client_id": Uuid::new_v4().to_string(),
+        "subscription_id": Uuid::new_v4().to_string(), "sealed_secret": "x",
+        "secret_version": "1", "regions": [], "capabilities": {},
+        "cloud": {"kind": "public"}, "created_at": now, "updated_at": now,
+    }))?)
+}
+
 /// Ingests one scan of every connection; returns (results, elapsed).
 async fn round(
     store: &Store,
@@ -119,15 +131,17 @@ async fn round(
     parallel: usize,
     variant: u8,
 ) -> anyhow::Result<(usize, Duration)> {
-    let results: Vec<ScanResult> = connections
-        .iter()
-        .flat_map(|id| {
-            let scan = Uuid::new_v4();
-            shared::checks::catalogue()
-                .iter()
-                .map(move |s| result(*id, scan, s.id, variant))
-        })
-        .collect();
+    // Each connection's scan is started first, as the scheduler does: ingest refuses results of
+    // scans it did not enqueue.
+    let services: Vec<&str> = shared::checks::catalogue().iter().map(|s| s.id).collect();
+    let mut results: Vec<ScanResult> = Vec::new();
+    for id in connections {
+        let scan = Uuid::new_v4();
+        store
+            .start_scan(*id, scan, &services, shared::messages::Trigger::Scheduled)
+            .await?;
+        results.extend(services.iter().map(|s| result(*id, scan, s, variant)));
+    }
     let n = results.len();
     let started = Instant::now();
     let outcomes: Vec<_> = futures_util::stream::iter(results.iter().map(|r| store.ingest(r)))
@@ -135,7 +149,11 @@ async fn round(
         .collect()
         .await;
     for o in outcomes {
-        o?;
+        let outcome = o?;
+        anyhow::ensure!(
+            matches!(outcome, shared::store::IngestOutcome::Applied { .. }),
+            "a result was not applied: {outcome:?}"
+        );
     }
     Ok((n, started.elapsed()))
 }
@@ -152,6 +170,9 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let ids: Vec<Uuid> = (0..connections).map(|_| Uuid::new_v4()).collect();
+    for id in &ids {
+        store.create_connection(&record(*id)?).await?;
+    }
     let checks: usize = shared::checks::catalogue()
         .iter()
         .map(|s| s.checks.len())
