@@ -111,6 +111,13 @@ pub async fn execute(
     let (mut collected, split_on) = match (&job.part, part_dataset) {
         (Some(part), Some(dataset)) => {
             fragment = Some((part.index, part.of));
+            // The lists that taught the coordinator's session where each resource lives were
+            // read by another worker: learn it from the slice, or every child read of this part
+            // would draw from the provider's region-less bucket instead of its region's.
+            session.remember_locations_of(&part.items);
+            for carried in &part.carried {
+                session.remember_locations_of(&carried.items);
+            }
             let collected = Collected {
                 dataset,
                 ..Collected::default()

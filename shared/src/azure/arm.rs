@@ -202,6 +202,20 @@ impl ArmSession {
         }
     }
 
+    /// Records the `location` of every resource object in `items` that has an `id` and one: the
+    /// session's own lists do this for each page; a part job does it for the slice of a list it
+    /// was handed, so that its child reads draw from their region's budget.
+    pub fn remember_locations_of(&self, items: &[Value]) {
+        for item in items {
+            if let (Some(id), Some(location)) = (
+                item.get("id").and_then(Value::as_str),
+                item.get("location").and_then(Value::as_str),
+            ) {
+                self.remember_location(id, location);
+            }
+        }
+    }
+
     /// The location of the resource `path` reads, or of its nearest known parent.
     pub fn location_of(&self, path: &str) -> Option<String> {
         let lower = path.trim_end_matches('/').to_ascii_lowercase();
@@ -304,14 +318,7 @@ impl ArmSession {
             let page = self.get_with_retries(&page_url).await?;
             match page.get("value") {
                 Some(Value::Array(values)) => {
-                    for item in values {
-                        if let (Some(id), Some(location)) = (
-                            item.get("id").and_then(Value::as_str),
-                            item.get("location").and_then(Value::as_str),
-                        ) {
-                            self.remember_location(id, location);
-                        }
-                    }
+                    self.remember_locations_of(values);
                     items.extend(values.iter().cloned())
                 }
                 Some(Value::Null) | None => {}

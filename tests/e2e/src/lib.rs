@@ -6,6 +6,8 @@
 //! and workers run through their library entry points (`scheduler::run`, `worker::run`), the
 //! same code the binaries run. Logs of the whole process are captured so tests can search them.
 
+pub mod worlds;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -326,6 +328,62 @@ impl Fleet {
             metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
+    /// The environment a `worker` or `scheduler` process of this fleet runs with: its queues,
+    /// Redis and key prefix, keys, the emulator's cloud and CA, and this fleet's part and message
+    /// bounds. Tests and benchmarks that need a process of their own (to SIGKILL it, or to
+    /// measure its memory) add its name, metrics address and concurrency.
+    pub fn process_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("FLEET_AMQP_URL", AMQP_URL.to_string()),
+            ("FLEET_QUEUE_PREFIX", self.prefix.clone()),
+            (
+                "FLEET_REDIS_URL",
+                self.redis_args.redis_url.expose().to_string(),
+            ),
+            (
+                "FLEET_REDIS_CLUSTER",
+                self.redis_args.redis_cluster.to_string(),
+            ),
+            ("FLEET_KEY_PREFIX", self.redis_args.key_prefix.clone()),
+            ("FLEET_SECRET_KEYS", self.key_spec.clone()),
+            ("FLEET_RESULT_KEYS", self.result_key_spec.clone()),
+            (
+                "FLEET_EXTRA_CA_FILE",
+                self.ca_file.to_string_lossy().into_owned(),
+            ),
+            ("FLEET_CLOUDS", self.clouds_json()),
+            ("FLEET_OPERATOR_TOKEN", self.operator_token.clone()),
+            ("FLEET_PART_READS", self.part_reads.to_string()),
+            ("FLEET_MESSAGE_BYTES", self.message_bytes.to_string()),
+        ];
+        if let Some(seconds) = self.part_seconds {
+            env.push(("FLEET_PART_SECONDS", seconds.to_string()));
+        }
+        env.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+
+    /// Connects `who`'s subscription for `organization` through the API (no scan unless the
+    /// fleet scans on create); returns the connection's id.
+    pub async fn connect(
+        &self,
+        organization: &str,
+        who: &worlds::Principal,
+    ) -> anyhow::Result<Uuid> {
+        let body = json!({
+            "organization_id": organization, "name": organization,
+            "tenant_id": who.tenant, "client_id": who.client, "subscription_id": who.subscription,
+            "client_secret": who.secret, "cloud": self.cloud_json(),
+        });
+        let (code, created) = self
+            .call(reqwest::Method::POST, "/v1/connections", Some(body))
+            .await?;
+        anyhow::ensure!(code == 201, "create: {created}");
+        created["connection"]["id"]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .context("the created connection has no id")
+    }
+
     /// A control plane of this fleet (as another scheduler replica would have).
     pub async fn control(&self) -> anyhow::Result<scheduler::lifecycle::Control> {
         let store = Store::connect_with(
@@ -607,6 +665,24 @@ impl Fleet {
         self.emulator.shutdown().await;
         Ok(())
     }
+}
+
+/// A binary of this workspace (`scheduler`, `worker`), built in the debug profile if needed, for
+/// tests that run the real program as a process.
+pub fn workspace_binary(package: &str, binary: &str) -> PathBuf {
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _one_build_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", package, "--bin", binary])
+        .current_dir(&root)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the {binary} binary");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    target.join("debug").join(binary)
 }
 
 /// Every key under `prefix`, with its value rendered as text (for secret searches).

@@ -60,16 +60,36 @@ fn world(arm_latency_ms: u64) -> Value {
     })
 }
 
-/// Scans the storage service once with the given worker settings; returns each check's
-/// (status, reason, sorted (resource id, finding status)) and the scheduler's ingest counters.
+/// Connects the world's subscription; returns the connection's id.
+async fn create_connection(fleet: &Fleet) -> Uuid {
+    let who = e2e::worlds::Principal {
+        tenant: TENANT,
+        subscription: SUB,
+        client: CLIENT,
+        object_id: OID,
+        secret: SECRET,
+    };
+    fleet.connect("big-org", &who).await.expect("create")
+}
+
+/// A check's status, reason, and sorted (resource id, finding status).
+type CheckOutcome = (String, String, Vec<(String, String)>);
+
+/// What one storage scan gave: each check's (status, reason, sorted (resource id, finding
+/// status)), the scheduler's metrics, and the regions of the Storage read budgets the fleet drew
+/// from (read right after the scan, while the buckets' keys live).
+struct Scanned {
+    checks: BTreeMap<String, CheckOutcome>,
+    metrics: String,
+    storage_read_regions: Vec<String>,
+}
+
+/// Scans the storage service once with the given worker settings.
 async fn scan_storage(
     part_reads: usize,
     message_bytes: usize,
     slow: Option<(u64, u64)>,
-) -> (
-    BTreeMap<String, (String, String, Vec<(String, String)>)>,
-    String,
-) {
+) -> Scanned {
     let (latency, part_seconds) = slow.map_or((0, None), |(l, s)| (l, Some(s)));
     let scenario =
         azure_emulator::Scenario::from_json(&world(latency).to_string()).expect("scenario");
@@ -87,25 +107,22 @@ async fn scan_storage(
     )
     .await
     .expect("fleet");
-    let body = json!({
-        "organization_id": "big-org", "name": "big",
-        "tenant_id": TENANT, "client_id": CLIENT, "subscription_id": SUB,
-        "client_secret": SECRET, "cloud": fleet.cloud_json(),
-    });
-    let (code, created) = fleet
-        .call(reqwest::Method::POST, "/v1/connections", Some(body))
-        .await
-        .expect("create");
-    assert_eq!(code, 201, "{created}");
-    let id = created["connection"]["id"]
-        .as_str()
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .expect("id");
+    let id = create_connection(&fleet).await;
     let scan = fleet.rescan(id, Some(&["storage"])).await.expect("rescan");
     fleet
         .wait_for_scan(id, scan, Duration::from_secs(240))
         .await
         .expect("the storage scan completes");
+    let mut storage_read_regions: Vec<String> = e2e::dump_keys(
+        &fleet.store,
+        &format!("{}limit:storage-read:", fleet.prefix),
+    )
+    .await
+    .expect("limiter keys")
+    .into_iter()
+    .filter_map(|(key, _)| key.rsplit(':').next().map(str::to_string))
+    .collect();
+    storage_read_regions.sort();
     let latest = fleet.store.latest_results(id).await.expect("results");
     let mut out = BTreeMap::new();
     for stored in latest {
@@ -128,7 +145,11 @@ async fn scan_storage(
         .await
         .expect("text");
     fleet.shutdown().await.expect("cleanup");
-    (out, metrics)
+    Scanned {
+        checks: out,
+        metrics,
+        storage_read_regions,
+    }
 }
 
 fn ingested(metrics: &str, outcome: &str) -> f64 {
@@ -143,44 +164,182 @@ fn ingested(metrics: &str, outcome: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_split_scan_in_bounded_messages_equals_one_whole_job() {
     // Whole: one job, one message (of about 1.4 MB: over the default bound, so allowed here).
-    let (whole, whole_metrics) = scan_storage(1_000_000, 8 * 1024 * 1024, None).await;
-    assert_eq!(ingested(&whole_metrics, "staged"), 0.0);
-    assert_eq!(ingested(&whole_metrics, "applied"), 1.0);
-    let tls = &whole["storage.min_tls_12"];
+    let whole = scan_storage(1_000_000, 8 * 1024 * 1024, None).await;
+    assert_eq!(ingested(&whole.metrics, "staged"), 0.0);
+    assert_eq!(ingested(&whole.metrics, "applied"), 1.0);
+    let tls = &whole.checks["storage.min_tls_12"];
     assert_eq!(tls.0, "failed");
     assert_eq!(tls.2.len(), ACCOUNTS, "one finding per account");
+    let regions = ["eastus", "westeurope"];
+    assert_eq!(whole.storage_read_regions, regions);
 
     // Split: 300 accounts with one file-service read each, 40 reads per part → 8 parts and the
     // coordinator; results in messages of at most 48 KiB.
-    let (split, split_metrics) = scan_storage(40, 48 * 1024, None).await;
-    let staged = ingested(&split_metrics, "staged");
+    let split = scan_storage(40, 48 * 1024, None).await;
+    let staged = ingested(&split.metrics, "staged");
     assert!(
         staged >= 9.0,
         "expected pieces from 9 parts, some in several chunks: {staged} staged"
     );
     assert_eq!(
-        ingested(&split_metrics, "applied"),
+        ingested(&split.metrics, "applied"),
         1.0,
         "one combined result"
     );
     assert_eq!(
-        split.keys().collect::<Vec<_>>(),
-        whole.keys().collect::<Vec<_>>()
+        split.checks.keys().collect::<Vec<_>>(),
+        whole.checks.keys().collect::<Vec<_>>()
     );
-    for (check, expected) in &whole {
-        assert_eq!(&split[check], expected, "{check}");
+    for (check, expected) in &whole.checks {
+        assert_eq!(&split.checks[check], expected, "{check}");
     }
+    // The parts ran in sessions that never listed the accounts, yet each file-service read drew
+    // from its account's region's Storage budget, as Azure counts it (none from `any`).
+    assert_eq!(split.storage_read_regions, regions);
 
     // Slow reads (150 ms each) and parts allowed 1 s of reading: parts hand the rest of their
     // slice to continuations, and the combined result is still the same.
-    let (continued, _) = scan_storage(40, 48 * 1024, Some((150, 1))).await;
+    let continued = scan_storage(40, 48 * 1024, Some((150, 1))).await;
     assert!(
         e2e::captured_logs().contains("a continuation takes the rest"),
         "no part ran out of time"
     );
-    for (check, expected) in &whole {
-        assert_eq!(&continued[check], expected, "{check}");
+    for (check, expected) in &whole.checks {
+        assert_eq!(&continued.checks[check], expected, "{check}");
     }
+    assert_eq!(continued.storage_read_regions, regions);
+}
+
+/// File-service reads per account so far (account name -> reads).
+fn file_service_reads(fleet: &Fleet) -> BTreeMap<String, u64> {
+    fleet
+        .emulator
+        .counters()
+        .by_endpoint
+        .into_iter()
+        .filter_map(|(endpoint, n)| {
+            let account = endpoint
+                .strip_suffix("/fileServices/default")?
+                .rsplit('/')
+                .next()?;
+            Some((account.to_string(), n))
+        })
+        .collect()
+}
+
+/// A worker process SIGKILLed in the middle of a part: the broker hands that part to another
+/// worker, which runs it again on its own. The coordinator's lists are not read again, no other
+/// part's accounts are, and the combined result is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_part_whose_worker_dies_is_retried_alone() {
+    const PART_READS: usize = 40;
+    let binary = e2e::workspace_binary("worker", "worker");
+    // 100 ms per Azure read: a part of 40 reads, 4 at a time, takes about a second.
+    let scenario = azure_emulator::Scenario::from_json(&world(100).to_string()).expect("scenario");
+    let fleet = Fleet::start(
+        scenario,
+        FleetOptions {
+            workers: 0,
+            scan_on_create: false,
+            part_reads: PART_READS,
+            ..FleetOptions::default()
+        },
+    )
+    .await
+    .expect("fleet");
+    let id = create_connection(&fleet).await;
+    // One job at a time: the coordinator, then one part after another.
+    let mut victim = std::process::Command::new(&binary)
+        .envs(fleet.process_env())
+        .env("FLEET_WORKER_NAME", format!("{}victim", fleet.prefix))
+        .env("FLEET_METRICS_LISTEN", "127.0.0.1:0")
+        .env("FLEET_WORKER_CONCURRENCY", "1")
+        .env("FLEET_WORKER_CHILD_CONCURRENCY", "4")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the worker process starts");
+    fleet.emulator.reset_counters();
+    let scan = fleet.rescan(id, Some(&["storage"])).await.expect("rescan");
+    // Past the first part and into the second.
+    e2e::wait_until(
+        "the victim is inside its second part",
+        Duration::from_secs(120),
+        || {
+            let reads: u64 = file_service_reads(&fleet).values().sum();
+            async move { reads >= PART_READS as u64 + 10 }
+        },
+    )
+    .await;
+    victim.kill().expect("SIGKILL");
+    victim.wait().expect("reaped");
+    let read_by_victim = file_service_reads(&fleet);
+
+    let survivor_stop = tokio_util::sync::CancellationToken::new();
+    let survivor = tokio::spawn(worker::run(
+        fleet.worker_config("survivor", 2),
+        survivor_stop.clone(),
+        None,
+    ));
+    fleet
+        .wait_for_scan(id, scan, Duration::from_secs(240))
+        .await
+        .expect("the scan completes without the victim");
+
+    let counters = fleet.emulator.counters();
+    let list = format!("GET /subscriptions/{SUB}/providers/Microsoft.Storage/storageAccounts");
+    assert_eq!(
+        counters.endpoint(&list),
+        ACCOUNTS.div_ceil(100) as u64,
+        "the coordinator's list pages are read once: it is not run again"
+    );
+    let reads = file_service_reads(&fleet);
+    let with_file_service = (0..ACCOUNTS).filter(|i| i % 11 != 0).count();
+    assert_eq!(reads.len(), with_file_service, "every file service is read");
+    let twice: Vec<&String> = reads
+        .iter()
+        .filter(|(_, n)| **n == 2)
+        .map(|(a, _)| a)
+        .collect();
+    assert!(
+        reads.values().all(|n| *n <= 2),
+        "no account is read three times: {reads:?}"
+    );
+    assert!(
+        !twice.is_empty() && twice.len() <= PART_READS,
+        "only the interrupted part is read again ({} accounts read twice)",
+        twice.len()
+    );
+    for account in &twice {
+        assert!(
+            read_by_victim.contains_key(*account),
+            "{account} was read twice but not by the victim"
+        );
+    }
+    let latest = fleet.store.latest_results(id).await.expect("results");
+    let storage = shared::checks::service("storage").expect("storage");
+    assert_eq!(latest.len(), storage.checks.len());
+    for stored in &latest {
+        assert_ne!(
+            stored.result.status,
+            shared::checks::CheckStatus::Error,
+            "{}: {}",
+            stored.result.check_id,
+            stored.result.reason
+        );
+    }
+    let tls = latest
+        .iter()
+        .find(|r| r.result.check_id == "storage.min_tls_12")
+        .expect("min TLS");
+    assert_eq!(
+        tls.result.findings.len(),
+        ACCOUNTS,
+        "one finding per account"
+    );
+    survivor_stop.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(60), survivor).await;
+    fleet.shutdown().await.expect("cleanup");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

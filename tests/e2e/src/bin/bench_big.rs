@@ -3,8 +3,9 @@
 //!
 //! One subscription with N storage accounts in one region (every account has a file service, so
 //! the scan needs N file-service reads plus the list pages). The fleet's limiter applies Azure's
-//! real budgets: the Storage provider allows 800 reads per 5 minutes (bucket 800, refilled at
-//! 2.67/s), so no client can finish faster than `max(0, N - 800) / 2.67` seconds. The scheduler
+//! real budgets and the emulator enforces them too (every 429 is counted): the Storage provider
+//! allows 800 reads per 5 minutes (bucket 800, refilled at 2.67/s), so no client can finish
+//! faster than `max(0, N - 800) / 2.67` seconds. The scheduler
 //! and the emulator run in this process; the workers are the release `worker` binary, started as
 //! processes so that their peak resident memory (VmHWM) is theirs alone.
 //!
@@ -16,59 +17,21 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use e2e::worlds::{Principal, StorageWorld};
 use e2e::{Fleet, FleetOptions};
-use serde_json::{Value, json};
-use uuid::Uuid;
 
-const TENANT: &str = "11111111-1111-1111-1111-111111111111";
-const SUB: &str = "00000000-0000-0000-0000-0000000000d1";
-const CLIENT: &str = "aaaaaaaa-0000-0000-0000-0000000000d1";
-const OID: &str = "bbbbbbbb-0000-0000-0000-0000000000d1";
-const SECRET: &str = "bench~big~secret";
-
-fn world(accounts: usize) -> Value {
-    let resources: Vec<Value> = (0..accounts)
-        .flat_map(|i| {
-            let id = format!(
-                "/subscriptions/{SUB}/resourceGroups/rg{}/providers/Microsoft.Storage/storageAccounts/sa{i:06}",
-                i % 50
-            );
-            let tls = if i % 5 == 0 { "TLS1_0" } else { "TLS1_2" };
-            [
-                json!({"id": id, "name": format!("sa{i:06}"), "type": "Microsoft.Storage/storageAccounts",
-                       "location": "eastus", "kind": "StorageV2", "tags": {"owner": "team-a", "env": "prod"},
-                       "properties": {"minimumTlsVersion": tls, "supportsHttpsTrafficOnly": true,
-                                      "allowBlobPublicAccess": false, "allowSharedKeyAccess": false,
-                                      "publicNetworkAccess": "Disabled",
-                                      "networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices"}}}),
-                json!({"id": format!("{id}/fileServices/default"), "name": "default",
-                       "type": "Microsoft.Storage/storageAccounts/fileServices",
-                       "properties": {"shareDeleteRetentionPolicy": {"enabled": true, "days": 7},
-                                      "protocolSettings": {"smb": {"versions": "SMB3.1.1", "channelEncryption": "AES-256-GCM"}}}}),
-            ]
-        })
-        .collect();
-    json!({
-        "tenants": [{"id": TENANT, "applications": [
-            {"client_id": CLIENT, "object_id": OID, "secrets": [{"value": SECRET}]}]}],
-        "subscriptions": [{"id": SUB, "tenant_id": TENANT, "page_size": 1000,
-            "access": [{"object_id": OID, "role": "Reader", "actions": ["*/read"]}],
-            "resources": resources}]
-    })
-}
+const WHO: Principal = Principal {
+    tenant: "11111111-1111-1111-1111-111111111111",
+    subscription: "00000000-0000-0000-0000-0000000000d1",
+    client: "aaaaaaaa-0000-0000-0000-0000000000d1",
+    object_id: "bbbbbbbb-0000-0000-0000-0000000000d1",
+    secret: "bench~big~secret",
+};
 
 /// A release worker process serving `fleet`.
 fn spawn_worker(fleet: &Fleet, name: &str, binary: &PathBuf) -> anyhow::Result<Child> {
-    let redis = fleet.worker_config(name, 1).redis;
     let child = Command::new(binary)
-        .env("FLEET_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f")
-        .env("FLEET_QUEUE_PREFIX", &fleet.prefix)
-        .env("FLEET_REDIS_URL", redis.redis_url.expose())
-        .env("FLEET_KEY_PREFIX", &redis.key_prefix)
-        .env("FLEET_SECRET_KEYS", &fleet.key_spec)
-        .env("FLEET_RESULT_KEYS", &fleet.result_key_spec)
-        .env("FLEET_EXTRA_CA_FILE", &fleet.ca_file)
-        .env("FLEET_CLOUDS", fleet.clouds_json())
+        .envs(fleet.process_env())
         .env("FLEET_WORKER_NAME", format!("{}{name}", fleet.prefix))
         .env("FLEET_METRICS_LISTEN", "127.0.0.1:0")
         .env("FLEET_WORKER_CONCURRENCY", "4")
@@ -98,7 +61,11 @@ async fn main() -> anyhow::Result<()> {
         binary.exists(),
         "build the worker first: cargo build --release -p worker"
     );
-    let scenario = azure_emulator::Scenario::from_json(&world(accounts).to_string())?;
+    let world = StorageWorld {
+        page_size: 1000,
+        ..StorageWorld::spread(accounts, &["eastus"], 0)
+    };
+    let scenario = azure_emulator::Scenario::from_json(&world.scenario(&WHO).to_string())?;
     let fleet = Fleet::start(
         scenario,
         FleetOptions {
@@ -112,19 +79,8 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..workers {
         children.push(spawn_worker(&fleet, &format!("big-{i}"), &binary)?);
     }
-    let body = json!({
-        "organization_id": "bench-big", "name": "bench big",
-        "tenant_id": TENANT, "client_id": CLIENT, "subscription_id": SUB,
-        "client_secret": SECRET, "cloud": fleet.cloud_json(),
-    });
-    let (code, created) = fleet
-        .call(reqwest::Method::POST, "/v1/connections", Some(body))
-        .await?;
-    anyhow::ensure!(code == 201, "create: {created}");
-    let id = created["connection"]["id"]
-        .as_str()
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or_else(|| anyhow::anyhow!("no id"))?;
+    let id = fleet.connect("bench-big", &WHO).await?;
+    fleet.emulator.reset_counters();
     let started = Instant::now();
     let scan = fleet.rescan(id, Some(&["storage"])).await?;
     fleet
@@ -142,7 +98,8 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .filter_map(|c| peak_rss_kib(c.id()))
         .collect();
-    let floor = (accounts as f64 - 800.0).max(0.0) / (800.0 / 300.0);
+    let floor = world.floor();
+    let counters = fleet.emulator.counters();
     let metrics = reqwest::get(fleet.api_url("/metrics"))
         .await?
         .text()
@@ -154,10 +111,13 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| "0".into());
     println!(
         "accounts {accounts}, workers {workers}: wall {:.0} s, floor {floor:.0} s (storage reads \
-         800/5 min), wall/floor {:.2}; {} checks, {findings} findings ({tls} on min TLS); \
+         800/5 min), wall/floor {:.2}; {} requests to Azure, {} answered 429; {} checks, \
+         {findings} findings ({tls} on min TLS); \
          {staged} result pieces staged before the last; worker peak RSS {} MiB",
         wall.as_secs_f64(),
         wall.as_secs_f64() / floor.max(1.0),
+        counters.total,
+        counters.throttled,
         latest.len(),
         peaks
             .iter()

@@ -1,17 +1,26 @@
-//! Benchmark: how close the fleet gets to Azure's read budget, and whether more workers mean
+//! Benchmark: how close the fleet gets to Azure's read budgets, and whether more workers mean
 //! more throttling. Not a test: it prints figures.
 //!
-//! An emulated subscription needs C reads in total (K connections to it, all with one service
-//! principal, each scanning A storage accounts and their file services). With ARM's default
-//! bucket (250 reads, refilled at 25/s) no client can finish faster than
+//! `arm` (the default): an emulated subscription needs C reads in total (K connections to it,
+//! all with one service principal, each scanning A storage accounts and their file services).
+//! With ARM's default bucket (250 reads, refilled at 25/s) no client can finish faster than
 //! `max(0, C - 250) / 25` seconds. For 1, 2 and 4 workers the fleet scans everything once and
 //! this prints the wall time against that bound, the 429s Azure sent, and the token requests.
 //!
-//! Run: `cargo run --release -p e2e --bin bench_throttling [-- <accounts per connection> <connections>]`
-//! (RabbitMQ and Redis must be running: `tests/services.sh`).
+//! `storage`: storage-heavy subscriptions, where the emulator enforces the Storage provider's
+//! budgets as Azure does (800 reads and 100 lists per 5 minutes, per subscription and region)
+//! besides ARM's: 2,000 accounts in three regions with 500 NSGs (storage and nsg scanned), and
+//! 4,000 accounts in one region. Each case prints every budget that applies, the floor it sets
+//! (`max(0, reads - bucket) / refill`), and the wall time against the highest floor, with the
+//! share of requests answered 429.
+//!
+//! Run: `cargo run --release -p e2e --bin bench_throttling [-- arm <accounts per connection> <connections>]`
+//! or `[-- storage [three-regions|one-region]]` (RabbitMQ and Redis must be running:
+//! `tests/services.sh`). The storage cases take Azure's time: about 75 s and 20 minutes.
 
 use std::time::{Duration, Instant};
 
+use e2e::worlds::{Principal, StorageWorld};
 use e2e::{Fleet, FleetOptions};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -129,11 +138,96 @@ async fn run(workers: usize, accounts: usize, connections: usize) -> anyhow::Res
     Ok(result)
 }
 
+const STORAGE_WHO: Principal = Principal {
+    tenant: "11111111-1111-1111-1111-111111111111",
+    subscription: "00000000-0000-0000-0000-0000000000b2",
+    client: "aaaaaaaa-0000-0000-0000-0000000000b2",
+    object_id: "bbbbbbbb-0000-0000-0000-0000000000b2",
+    secret: "bench~storage~secret",
+};
+
+/// One storage-heavy case: the fleet (2 workers) scans `services` of the world's subscription
+/// once; prints the budgets, their floors, and the wall time against the highest.
+async fn storage_case(name: &str, world: &StorageWorld, services: &[&str]) -> anyhow::Result<()> {
+    let scenario = azure_emulator::Scenario::from_json(&world.scenario(&STORAGE_WHO).to_string())?;
+    let fleet = Fleet::start(
+        scenario,
+        FleetOptions {
+            workers: 2,
+            worker_concurrency: 2,
+            scan_on_create: false,
+            ..FleetOptions::default()
+        },
+    )
+    .await?;
+    let id = fleet.connect("bench-storage", &STORAGE_WHO).await?;
+    let floors = world.floors();
+    let floor = world.floor();
+    // A scan that gave up would finish early; give it three times the floor and ten minutes.
+    let patience = Duration::from_secs_f64(3.0 * floor + 600.0);
+    fleet.emulator.reset_counters();
+    let started = Instant::now();
+    let scan = fleet.rescan(id, Some(services)).await?;
+    fleet.wait_for_scan(id, scan, patience).await?;
+    let wall = started.elapsed().as_secs_f64();
+    let counters = fleet.emulator.counters();
+    let latest = fleet.store.latest_results(id).await?;
+    let errors = latest
+        .iter()
+        .filter(|r| r.result.status == shared::checks::CheckStatus::Error)
+        .count();
+    let findings: usize = latest.iter().map(|r| r.result.findings.len()).sum();
+    fleet.shutdown().await?;
+
+    println!(
+        "\n{name}: {} storage accounts, {} NSGs; services {}",
+        world.accounts(),
+        world.nsgs,
+        services.join(", ")
+    );
+    println!("  {:<42} {:>6} {:>10}", "budget", "reads", "floor (s)");
+    for (budget, reads, seconds) in &floors {
+        println!("  {budget:<42} {reads:>6} {seconds:>10.1}");
+    }
+    let requests = counters.total.max(1);
+    println!(
+        "  wall {wall:.1} s, floor {floor:.1} s, wall/floor {:.3}; {} requests, {} answered 429 \
+         ({:.2}%); {} checks ({errors} in Error), {findings} findings",
+        wall / floor.max(1.0),
+        counters.total,
+        counters.throttled,
+        100.0 * counters.throttled as f64 / requests as f64,
+        latest.len(),
+    );
+    Ok(())
+}
+
+async fn storage_cases(which: Option<&str>) -> anyhow::Result<()> {
+    if which.is_none_or(|w| w == "three-regions") {
+        let world = StorageWorld::spread(2000, &["eastus", "westeurope", "southeastasia"], 500);
+        storage_case("three regions", &world, &["storage", "nsg"]).await?;
+    }
+    if which.is_none_or(|w| w == "one-region") {
+        let world = StorageWorld::spread(4000, &["eastus"], 0);
+        storage_case("one region", &world, &["storage"]).await?;
+    }
+    Ok(())
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let accounts: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(190);
-    let connections: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(4);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let numbers = match args.first().map(String::as_str) {
+        Some("storage") => return storage_cases(args.get(1).map(String::as_str)).await,
+        Some("arm") => &args[1..],
+        _ => &args[..],
+    };
+    let accounts: usize = numbers
+        .first()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(190);
+    let connections: usize = numbers.get(1).map(|a| a.parse()).transpose()?.unwrap_or(4);
     let needed = (connections * (accounts.div_ceil(PAGE) + accounts)) as f64;
     let bound = ((needed - 250.0).max(0.0)) / 25.0;
     println!(
