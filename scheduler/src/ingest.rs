@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use lapin::message::Delivery;
-use shared::broker::hold::{Held, MAX_HOLD, retry_in_place};
+use shared::broker::hold::{MAX_HOLD, retry_in_place};
 use shared::broker::{
     Broker, ConsumerSpec, Publisher, ack, dead_letter, requeue, serve_queue, signature_of,
 };
@@ -108,14 +108,11 @@ async fn handle(
         // A store outage is waited out holding the delivery: requeueing would spend the
         // result's delivery attempts and dead-letter it (see `broker::hold`).
         let checked =
-            match retry_in_place("result check", MAX_HOLD, StoreError::is_unavailable, || {
+            retry_in_place("result check", MAX_HOLD, StoreError::is_unavailable, || {
                 check(store, &result)
             })
             .await
-            {
-                Held::Done(outcome) => outcome,
-                Held::GaveUp(e) => Err(e),
-            };
+    .into_result();
         match checked {
             Ok(None) => {}
             Ok(Some(reason)) => {
@@ -181,10 +178,7 @@ async fn handle(
             || store.ingest(&result),
         )
         .await;
-        let ingested = match held {
-            Held::Done(outcome) => outcome,
-            Held::GaveUp(e) => Err(e),
-        };
+        let ingested = held.into_result();
         match ingested {
             Ok(IngestOutcome::Refused(reason)) => {
                 dead_letter(
@@ -256,10 +250,7 @@ async fn stage(
         },
     )
     .await;
-    let staged = match held {
-        Held::Done(outcome) => outcome?,
-        Held::GaveUp(e) => return Err(e),
-    };
+    let staged = held.into_result()?;
     Ok(match staged {
         None => Piece::AlreadyIngested,
         Some(Staged::Waiting) => Piece::Waiting,

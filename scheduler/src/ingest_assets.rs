@@ -7,7 +7,7 @@
 
 use lapin::message::Delivery;
 use shared::assets::{ASSET_SERVICE, AssetBatch};
-use shared::broker::hold::{Held, MAX_HOLD, retry_in_place};
+use shared::broker::hold::{MAX_HOLD, retry_in_place};
 use shared::broker::{Publisher, ack, dead_letter, requeue};
 use shared::messages::decode;
 use shared::store::{IngestOutcome, Store, StoreError};
@@ -42,17 +42,14 @@ pub async fn handle(
             return;
         }
     };
-    let checked = match retry_in_place(
+    let checked = retry_in_place(
         "asset batch check",
         MAX_HOLD,
         StoreError::is_unavailable,
         || check(store, &batch),
     )
     .await
-    {
-        Held::Done(outcome) => outcome,
-        Held::GaveUp(e) => Err(e),
-    };
+    .into_result();
     match checked {
         Ok(None) => {}
         Ok(Some(reason)) => {
@@ -75,10 +72,7 @@ pub async fn handle(
         || store.ingest_assets(&batch),
     )
     .await;
-    let ingested = match held {
-        Held::Done(outcome) => outcome,
-        Held::GaveUp(e) => Err(e),
-    };
+    let ingested = held.into_result();
     match ingested {
         Ok(IngestOutcome::Refused(reason)) => {
             let reason = format!("refused asset batch: {reason}");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::message::Delivery;
-use shared::broker::hold::{Held, MAX_HOLD, retry_in_place};
+use shared::broker::hold::{MAX_HOLD, retry_in_place};
 use shared::broker::{Broker, ConsumerSpec, ack, dead_letter, requeue, serve_queue};
 use shared::messages::{RescanRequest, Trigger, decode};
 use tokio_util::sync::CancellationToken;
@@ -65,10 +65,7 @@ async fn handle(control: &Control, queue: &str, delivery: &Delivery) {
             || process(control, &request),
         )
         .await;
-        let outcome = match held {
-            Held::Done(outcome) => outcome,
-            Held::GaveUp(e) => Err(e),
-        };
+        let outcome = held.into_result();
         match outcome {
             Ok(Handled::Enqueued) => {
                 ack(delivery).await;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use lapin::message::Delivery;
 use shared::broker::{
     Broker, ConsumerSpec, Publisher, ack, dead_letter,
-    hold::{Held, MAX_HOLD, retry_in_place},
+    hold::{MAX_HOLD, retry_in_place},
     requeue, routing, signature_of, spawn_consumer,
 };
 use shared::messages::{ScanJob, Trigger, decode};
@@ -271,10 +271,7 @@ async fn handle(
             },
         )
         .await;
-        let outcome = match held {
-            Held::Done(outcome) => outcome,
-            Held::GaveUp(e) => Err(e),
-        };
+        let outcome = held.into_result();
         match outcome {
             Ok(output) => {
                 let result = &output.result;

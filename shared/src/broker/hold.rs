@@ -28,6 +28,17 @@ pub enum Held<T, E> {
     GaveUp(E),
 }
 
+impl<T, E> Held<T, E> {
+    /// The outcome, for callers that treat giving up like any other failure (the delivery goes
+    /// back either way).
+    pub fn into_result(self) -> Result<T, E> {
+        match self {
+            Held::Done(outcome) => outcome,
+            Held::GaveUp(e) => Err(e),
+        }
+    }
+}
+
 /// Runs `attempt` until it returns `Ok`, or an error for which `transient` is false, or
 /// `max_hold` has passed; pauses between tries double from 0.5 s to 15 s.
 pub async fn retry_in_place<T, E, F, Fut>(
