@@ -30,6 +30,7 @@ pub struct SchedulerMetrics {
     pub connections: IntGaugeVec,
     pub connections_stale: IntGauge,
     pub api_requests: IntCounterVec,
+    pub broker_blocked: IntGauge,
 }
 
 impl Default for SchedulerMetrics {
@@ -79,6 +80,10 @@ impl SchedulerMetrics {
                 "fleet_api_requests_total",
                 "HTTP API requests, by method, route and status class",
                 &["method", "route", "status_class"],
+            ),
+            broker_blocked: base.gauge(
+                "fleet_broker_blocked",
+                "1 while the broker blocks this process's publishes (resource alarm)",
             ),
             base,
         }

@@ -430,6 +430,7 @@ pub struct RescanAccepted {
         (status = 404, body = ErrorBody),
         (status = 409, description = "The connection cannot be scanned now", body = ErrorBody),
         (status = 422, body = ErrorBody),
+        (status = 503, description = "The message broker blocks publishes (resource alarm); retry after `Retry-After` seconds", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -458,6 +459,15 @@ pub async fn rescan(
             "the connection is {}; fix it (see its diagnosis) and validate it first",
             status.state.as_str()
         )));
+    }
+    // Under a resource alarm the broker stops reading publishes: say so now rather than hold
+    // the caller through the publisher's retries.
+    if state.broker.is_blocked().await {
+        return Err(ApiError::Unavailable(
+            "the message broker is blocking publishes (a memory or disk alarm); no rescan was \
+             requested: retry later"
+                .into(),
+        ));
     }
     let scan_id = Uuid::new_v4();
     let mut request = RescanRequest::new(

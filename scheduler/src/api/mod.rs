@@ -121,7 +121,11 @@ pub fn router(state: ApiState) -> Router {
     api.route("/healthz", get(|| async { "ok" }))
         .route(
             "/metrics",
-            get(|State(state): State<ApiState>| async move { state.control.metrics.base.render() }),
+            get(|State(state): State<ApiState>| async move {
+                let blocked = state.broker.is_blocked().await;
+                state.control.metrics.broker_blocked.set(i64::from(blocked));
+                state.control.metrics.base.render()
+            }),
         )
         .route("/readyz", get(ready))
         .route(
@@ -163,14 +167,21 @@ async fn time_limit(
     }
 }
 
-/// Ready when Redis answers and the broker connection is up.
+/// Ready when Redis answers and the broker connection is up and not blocked: under a memory or
+/// disk alarm the broker stops reading publishes, so rescans could not be requested.
 async fn ready(State(state): State<ApiState>) -> (StatusCode, &'static str) {
     let redis = state.control.store.ping().await.is_ok();
     let broker = state.broker.is_connected().await;
+    let blocked = state.broker.is_blocked().await;
+    state.control.metrics.broker_blocked.set(i64::from(blocked));
     match (redis, broker) {
-        (true, true) => (StatusCode::OK, "ready"),
         (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable"),
         (_, false) => (StatusCode::SERVICE_UNAVAILABLE, "broker unavailable"),
+        _ if blocked => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "broker blocked (memory or disk alarm)",
+        ),
+        (true, true) => (StatusCode::OK, "ready"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Process lifecycle: a worker told to stop (SIGTERM) finishes the jobs it is running and takes
 //! no new ones; after a broker restart, the scheduler and workers reconnect by themselves and
-//! carry on.
+//! carry on; under a broker resource alarm they report it and the API refuses rather than
+//! waits.
 
 use std::time::Duration;
 
@@ -121,5 +122,150 @@ async fn the_fleet_carries_on_after_a_broker_restart() {
         .wait_for_scan(id, scan, Duration::from_secs(90))
         .await
         .expect("a scan completes after the restart");
+    fleet.shutdown().await.expect("cleanup");
+}
+
+/// A memory alarm on the broker for as long as it lives: the watermark is set near zero, and
+/// put back as it was when dropped (also when the test fails).
+struct MemoryAlarm {
+    restore: Vec<String>,
+}
+
+impl MemoryAlarm {
+    fn raise() -> Self {
+        let output = std::process::Command::new("rabbitmqctl")
+            .args(["eval", "vm_memory_monitor:get_vm_memory_high_watermark()."])
+            .output()
+            .expect("rabbitmqctl runs");
+        let current = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        // A relative watermark prints as a number, an absolute one as `{absolute,Bytes}`.
+        let restore = match current.parse::<f64>() {
+            Ok(_) => vec![current],
+            Err(_) => match current
+                .trim_start_matches("{absolute,")
+                .trim_end_matches('}')
+                .parse::<u64>()
+            {
+                Ok(bytes) => vec!["absolute".to_string(), bytes.to_string()],
+                Err(_) => vec!["0.4".to_string()],
+            },
+        };
+        rabbitmqctl(&["set_vm_memory_high_watermark", "0.000001"]);
+        MemoryAlarm { restore }
+    }
+}
+
+impl Drop for MemoryAlarm {
+    fn drop(&mut self) {
+        let mut args = vec!["set_vm_memory_high_watermark"];
+        args.extend(self.restore.iter().map(String::as_str));
+        let _ = std::process::Command::new("rabbitmqctl")
+            .args(&args)
+            .status();
+    }
+}
+
+async fn probe(url: String) -> (u16, String) {
+    match reqwest::get(url).await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
+        }
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+/// Under a broker resource alarm the processes say so (readiness and `fleet_broker_blocked`)
+/// and the API refuses a rescan at once with 503 instead of holding the caller; when the alarm
+/// clears they are ready again and scans go on. It blocks every publisher on the broker, so
+/// `tests/run.sh` runs it on its own, after the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "disruptive: raises a memory alarm on RabbitMQ; run alone (tests/run.sh does)"]
+async fn a_blocked_broker_is_reported_and_refused_not_waited_on() {
+    let (scenario, secret) = demo_with_unique_secret();
+    let fleet = Fleet::start(scenario, FleetOptions::default())
+        .await
+        .expect("fleet");
+    let (id, scan) = fleet.create_demo_connection(&secret).await.expect("create");
+    // Every process has published by now (requests, jobs, results), which is what the broker
+    // blocks.
+    fleet
+        .wait_for_scan(id, scan.expect("first scan"), Duration::from_secs(120))
+        .await
+        .expect("first scan");
+    let scheduler_ready = fleet.api_url("/readyz");
+    let worker_ready = format!("http://{}/readyz", fleet.worker_metrics[0]);
+    {
+        let _alarm = MemoryAlarm::raise();
+        wait_until(
+            "the scheduler is not ready: blocked",
+            Duration::from_secs(60),
+            || {
+                let url = scheduler_ready.clone();
+                async move {
+                    let (status, body) = probe(url).await;
+                    status == 503 && body.contains("blocked")
+                }
+            },
+        )
+        .await;
+        wait_until(
+            "a worker is not ready: blocked",
+            Duration::from_secs(60),
+            || {
+                let url = worker_ready.clone();
+                async move {
+                    let (status, body) = probe(url).await;
+                    status == 503 && body.contains("blocked")
+                }
+            },
+        )
+        .await;
+        let metrics = probe(fleet.api_url("/metrics")).await.1;
+        assert!(
+            metrics.lines().any(|l| l == "fleet_broker_blocked 1"),
+            "the scheduler's gauge shows the block"
+        );
+        let (code, body) = fleet
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/connections/{id}/rescan"),
+                None,
+            )
+            .await
+            .expect("the API answers");
+        assert_eq!(code, 503, "{body}");
+        assert_eq!(body["error"], "unavailable");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("alarm"),
+            "{body}"
+        );
+    }
+    wait_until(
+        "the scheduler is ready again",
+        Duration::from_secs(60),
+        || {
+            let url = scheduler_ready.clone();
+            async move { probe(url).await.0 == 200 }
+        },
+    )
+    .await;
+    let (code, body) = fleet
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/connections/{id}/rescan"),
+            None,
+        )
+        .await
+        .expect("api");
+    assert_eq!(code, 202, "{body}");
+    let scan = Uuid::parse_str(body["scan_id"].as_str().expect("scan id")).expect("uuid");
+    fleet
+        .wait_for_scan(id, scan, Duration::from_secs(120))
+        .await
+        .expect("a scan completes after the alarm");
     fleet.shutdown().await.expect("cleanup");
 }
