@@ -106,7 +106,7 @@ impl Publisher {
 
     /// Publishes anything, confirmed, retrying on a fresh channel.
     pub async fn publish_raw(&self, outgoing: Outgoing) -> Result<(), BrokerError> {
-        let attempt = || self.try_publish(&outgoing);
+        let attempt = || self.publish_once(&outgoing);
         attempt
             .retry(
                 ExponentialBuilder::default()
@@ -122,7 +122,9 @@ impl Publisher {
             .await
     }
 
-    async fn try_publish(&self, outgoing: &Outgoing) -> Result<(), BrokerError> {
+    /// One attempt: publishes and waits at most [`CONFIRM_TIMEOUT`] for the broker's confirm
+    /// (a broker under a resource alarm never sends it). [`Publisher::publish_raw`] retries this.
+    pub async fn publish_once(&self, outgoing: &Outgoing) -> Result<(), BrokerError> {
         let channel = self.confirm_channel().await?;
         let publish = async {
             let confirm = channel

@@ -195,6 +195,37 @@ async fn a_blocked_broker_is_reported_and_refused_not_waited_on() {
         .expect("first scan");
     let scheduler_ready = fleet.api_url("/readyz");
     let worker_ready = format!("http://{}/readyz", fleet.worker_metrics[0]);
+    // A publisher of the test's own, to a queue of its own, that has published once.
+    let broker = shared::broker::Broker::connect(
+        "amqp://guest:guest@127.0.0.1:5672/%2f"
+            .parse()
+            .expect("url"),
+        fleet.topology.clone(),
+        "alarm-test",
+    )
+    .await
+    .expect("broker");
+    let (_conn, channel) = fleet.amqp().await.expect("amqp");
+    let queue = format!("{}alarm-test", fleet.prefix);
+    channel
+        .queue_declare(
+            queue.as_str().into(),
+            lapin::options::QueueDeclareOptions {
+                auto_delete: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .expect("queue");
+    let publisher = shared::broker::Publisher::new(broker.clone());
+    let outgoing = shared::broker::publisher::Outgoing {
+        exchange: String::new(),
+        routing_key: queue.clone(),
+        body: b"{}".to_vec(),
+        properties: lapin::BasicProperties::default(),
+    };
+    publisher.publish_once(&outgoing).await.expect("published");
     {
         let _alarm = MemoryAlarm::raise();
         wait_until(
@@ -221,6 +252,15 @@ async fn a_blocked_broker_is_reported_and_refused_not_waited_on() {
             },
         )
         .await;
+        // A publish is not waited on forever: the confirm that never comes is a failed attempt.
+        let attempt = tokio::time::timeout(
+            shared::broker::publisher::CONFIRM_TIMEOUT * 3,
+            publisher.publish_once(&outgoing),
+        )
+        .await
+        .expect("the attempt ends by itself");
+        let error = attempt.expect_err("a blocked publish is not confirmed");
+        assert!(error.to_string().contains("no confirm within"), "{error}");
         let metrics = probe(fleet.api_url("/metrics")).await.1;
         assert!(
             metrics.lines().any(|l| l == "fleet_broker_blocked 1"),
@@ -267,5 +307,10 @@ async fn a_blocked_broker_is_reported_and_refused_not_waited_on() {
         .wait_for_scan(id, scan, Duration::from_secs(120))
         .await
         .expect("a scan completes after the alarm");
+    publisher
+        .publish_once(&outgoing)
+        .await
+        .expect("published again");
+    publisher.close().await;
     fleet.shutdown().await.expect("cleanup");
 }
