@@ -145,6 +145,13 @@ pub fn checks_of(
     }
 }
 
+/// Whether `job` (a part) may hand items to a continuation: not in the last generation
+/// allowed, which must read its whole slice (up to the job's bound, where unread checks end in
+/// Error) rather than drop what it had no time for.
+pub fn may_continue(job: &ScanJob) -> bool {
+    continuation(job, Vec::new()).is_some()
+}
+
 /// The continuation of `job` (a part) for the items it had no time for.
 pub fn continuation(job: &ScanJob, rest: Vec<Value>) -> Option<ScanJob> {
     let part = job.part.as_ref()?;
@@ -269,6 +276,37 @@ mod tests {
         for bad in cases {
             assert!(part_dataset(storage(), &bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_last_generation_does_not_continue() {
+        let job = |index: u32| ScanJob {
+            part: Some(JobPart {
+                index,
+                of: 3,
+                collection: "storage.accounts".into(),
+                items: accounts(2),
+                carried: Vec::new(),
+            }),
+            ..ScanJob::new(
+                uuid::Uuid::new_v4(),
+                "org",
+                uuid::Uuid::new_v4(),
+                "storage",
+                Trigger::OnDemand,
+            )
+        };
+        let last = 3 * (MAX_GENERATIONS - 1) + 1;
+        assert!(may_continue(&job(1)));
+        assert!(may_continue(&job(last - 3)));
+        assert_eq!(
+            continuation(&job(last - 3), accounts(1))
+                .and_then(|j| j.part)
+                .map(|p| p.index),
+            Some(last)
+        );
+        assert!(!may_continue(&job(last)), "part {last} is the last allowed");
+        assert!(continuation(&job(last), accounts(1)).is_none());
     }
 
     #[test]

@@ -158,9 +158,10 @@ pub async fn execute(
             // continuation part, so its delivery is never held near the job bound however
             // slowly the provider's budget lets it read.
             let items = collected.dataset.items(root).to_vec();
+            let may_continue = parts::may_continue(job);
             let mut done = 0;
             while done < items.len() {
-                if done > 0 && collect_started.elapsed() >= ctx.part_time {
+                if done > 0 && may_continue && collect_started.elapsed() >= ctx.part_time {
                     break;
                 }
                 let end =
@@ -191,6 +192,7 @@ pub async fn execute(
                 collected
                     .dataset
                     .insert_list(root, ListOutcome::Items(items[..done].to_vec()));
+                // (`may_continue` held, or the loop would not have stopped early)
                 if let Some(next) = parts::continuation(job, rest) {
                     continued_by = next.part.as_ref().map(|p| p.index);
                     part_jobs.push(next);
