@@ -460,15 +460,6 @@ pub async fn rescan(
             status.state.as_str()
         )));
     }
-    // Under a resource alarm the broker stops reading publishes: say so now rather than hold
-    // the caller through the publisher's retries.
-    if state.broker.is_blocked().await {
-        return Err(ApiError::Unavailable(
-            "the message broker is blocking publishes (a memory or disk alarm); no rescan was \
-             requested: retry later"
-                .into(),
-        ));
-    }
     let scan_id = Uuid::new_v4();
     let mut request = RescanRequest::new(
         record.id,
@@ -480,7 +471,9 @@ pub async fn rescan(
     state
         .control
         .publisher
-        .publish(routing::RESCAN, &request, scan_id)
+        // Under a resource alarm the broker stops reading publishes: say so (503) rather than
+        // hold the caller through the publisher's retries.
+        .publish_unless_blocked(routing::RESCAN, &request, scan_id)
         .await?;
     Ok((
         StatusCode::ACCEPTED,

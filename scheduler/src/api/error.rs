@@ -84,7 +84,14 @@ impl From<shared::store::StoreError> for ApiError {
 
 impl From<shared::broker::BrokerError> for ApiError {
     fn from(e: shared::broker::BrokerError) -> Self {
-        ApiError::Internal(e.into())
+        match e {
+            shared::broker::BrokerError::Blocked => ApiError::Unavailable(
+                "the message broker is blocking publishes (a memory or disk alarm); no rescan \
+                 was requested: retry later"
+                    .into(),
+            ),
+            other => ApiError::Internal(other.into()),
+        }
     }
 }
 

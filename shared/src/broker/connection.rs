@@ -29,6 +29,8 @@ pub enum BrokerError {
     NotConfirmed { routing_key: String, reason: String },
     #[error("cannot encode message: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("the broker is blocking publishes (a memory or disk alarm)")]
+    Blocked,
 }
 
 /// A shared, self-healing connection plus the topology it declares.

@@ -72,6 +72,34 @@ impl Publisher {
         .await
     }
 
+    /// [`Publisher::publish`] for a caller who is waiting on it (an API request): refused at
+    /// once with [`BrokerError::Blocked`] while the broker blocks this connection (a resource
+    /// alarm), and given up as soon as the connection becomes blocked, rather than waited
+    /// through the confirm timeouts and retries. A message given up on may still have reached
+    /// the broker (the publish that gets a connection blocked is read).
+    pub async fn publish_unless_blocked<M: Message>(
+        &self,
+        routing_key: &str,
+        message: &M,
+        message_id: Uuid,
+    ) -> Result<(), BrokerError> {
+        if self.broker.is_blocked().await {
+            return Err(BrokerError::Blocked);
+        }
+        let publish = self.publish(routing_key, message, message_id);
+        tokio::pin!(publish);
+        loop {
+            tokio::select! {
+                result = &mut publish => return result,
+                () = tokio::time::sleep(BLOCKED_POLL) => {
+                    if self.broker.is_blocked().await {
+                        return Err(BrokerError::Blocked);
+                    }
+                }
+            }
+        }
+    }
+
     /// [`Publisher::publish`], signed: the body's HMAC under the fleet's result keys travels in
     /// the `x-fleet-signature` header (see [`crate::signing`]).
     pub async fn publish_signed<M: Message>(
@@ -212,6 +240,9 @@ impl Publisher {
 
 /// How long one publish waits for the broker's confirm before the attempt counts as failed.
 pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How often [`Publisher::publish_unless_blocked`] looks whether the connection got blocked.
+const BLOCKED_POLL: Duration = Duration::from_millis(200);
 
 /// Adds a header (string value) to AMQP properties.
 pub fn with_header(properties: BasicProperties, key: &str, value: &str) -> BasicProperties {
