@@ -209,10 +209,7 @@ async fn a_blocked_broker_is_reported_and_refused_not_waited_on() {
     channel
         .queue_declare(
             queue.as_str().into(),
-            lapin::options::QueueDeclareOptions {
-                auto_delete: true,
-                ..Default::default()
-            },
+            lapin::options::QueueDeclareOptions::default(),
             lapin::types::FieldTable::default(),
         )
         .await
@@ -317,5 +314,12 @@ async fn a_blocked_broker_is_reported_and_refused_not_waited_on() {
         .await
         .expect("published again");
     publisher.close().await;
+    channel
+        .queue_delete(
+            queue.as_str().into(),
+            lapin::options::QueueDeleteOptions::default(),
+        )
+        .await
+        .expect("queue deleted");
     fleet.shutdown().await.expect("cleanup");
 }
