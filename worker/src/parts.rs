@@ -12,11 +12,13 @@ use shared::checks::{Check, Dataset, ListOutcome, ServiceDef};
 use shared::messages::{CarriedList, JobPart, MAX_GENERATIONS, MAX_PARTS, ScanJob};
 
 /// The part jobs of `job` (parts 1..n of n + 1; the coordinator is part 0), or `None` when the
-/// job cannot be split within the bounds (then it runs whole, as before).
+/// job cannot be split within the bounds (then it runs whole, as before). The split list's items
+/// move from `dataset` into the parts (the coordinator evaluates no check that reads them), so
+/// the coordinator never holds a subscription's list twice.
 pub fn part_jobs(
     job: &ScanJob,
     service: &ServiceDef,
-    dataset: &Dataset,
+    dataset: &mut Dataset,
     split: &Split,
     bound: usize,
 ) -> Option<Vec<ScanJob>> {
@@ -35,38 +37,39 @@ pub fn part_jobs(
         tracing::info!(carried_bytes, "not split: the carried lists are too big");
         return None;
     }
-    let mut slices: Vec<Vec<Value>> = Vec::new();
-    let mut current: Vec<Value> = Vec::new();
-    let mut used = 0usize;
+    // Slice lengths first (by reference): the list moves only once the split is certain.
+    let mut lengths: Vec<usize> = Vec::new();
+    let (mut current, mut used) = (0usize, 0usize);
     for item in dataset.items(split.collection) {
         let len = size(item);
         if len > budget {
             tracing::info!(len, "not split: one item is over the message bound");
             return None;
         }
-        if !current.is_empty() && (current.len() >= split.slice || used + len > budget) {
-            slices.push(std::mem::take(&mut current));
-            used = 0;
+        if current > 0 && (current >= split.slice || used + len > budget) {
+            lengths.push(current);
+            (current, used) = (0, 0);
         }
         used += len;
-        current.push(item.clone());
+        current += 1;
     }
-    if !current.is_empty() {
-        slices.push(current);
+    if current > 0 {
+        lengths.push(current);
     }
-    let of = u32::try_from(slices.len() + 1)
+    let of = u32::try_from(lengths.len() + 1)
         .ok()
         .filter(|n| *n <= MAX_PARTS)?;
+    let mut items = dataset.take_items(split.collection).into_iter();
     Some(
-        slices
+        lengths
             .into_iter()
             .enumerate()
-            .map(|(i, items)| ScanJob {
+            .map(|(i, n)| ScanJob {
                 part: Some(JobPart {
                     index: u32::try_from(i + 1).unwrap_or(u32::MAX),
                     of,
                     collection: split.collection.to_string(),
-                    items,
+                    items: items.by_ref().take(n).collect(),
                     carried: carried.clone(),
                 }),
                 ..job.clone()
@@ -212,7 +215,11 @@ mod tests {
             slice: 150,
         };
         let bound = 64 * 1024;
-        let jobs = part_jobs(&job, storage(), &dataset, &split, bound).expect("split");
+        let jobs = part_jobs(&job, storage(), &mut dataset, &split, bound).expect("split");
+        assert!(
+            dataset.items("storage.accounts").is_empty(),
+            "the items moved into the parts"
+        );
         let mut seen = Vec::new();
         for (i, part_job) in jobs.iter().enumerate() {
             let part = part_job.part.as_ref().expect("part");

@@ -125,12 +125,18 @@ pub async fn execute(
             (collected, Some(part.collection.as_str()))
         }
         _ => {
-            let collected =
+            let mut collected =
                 collect_roots(&session, &needed, &record.subscription_id, &regions).await;
             let split = checks::parts::plan(service, &needed, &collected.dataset, ctx.part_reads)
                 .and_then(|split| {
-                    parts::part_jobs(job, service, &collected.dataset, &split, ctx.message_bytes)
-                        .map(|jobs| (split, jobs))
+                    parts::part_jobs(
+                        job,
+                        service,
+                        &mut collected.dataset,
+                        &split,
+                        ctx.message_bytes,
+                    )
+                    .map(|jobs| (split, jobs))
                 });
             match split {
                 Some((split, jobs)) => {

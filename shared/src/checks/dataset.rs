@@ -99,6 +99,15 @@ impl Dataset {
         self.failed.get(key)
     }
 
+    /// Takes a list's items out (the list is left empty): a job that hands a list to part
+    /// jobs moves it rather than holding it twice.
+    pub fn take_items(&mut self, key: &str) -> Vec<Value> {
+        match self.lists.get_mut(key) {
+            Some(ListOutcome::Items(items)) => std::mem::take(items),
+            _ => Vec::new(),
+        }
+    }
+
     pub fn items(&self, key: &str) -> &[Value] {
         match self.lists.get(key) {
             Some(ListOutcome::Items(items)) => items,
