@@ -153,7 +153,25 @@ impl Publisher {
     /// One attempt: publishes and waits at most [`CONFIRM_TIMEOUT`] for the broker's confirm
     /// (a broker under a resource alarm never sends it). [`Publisher::publish_raw`] retries this.
     pub async fn publish_once(&self, outgoing: &Outgoing) -> Result<(), BrokerError> {
-        let channel = self.confirm_channel().await?;
+        // A broker under a resource alarm holds publishes without answering, and also a new
+        // channel's opening; waiting forever would hold the job (or request) that is being
+        // answered. Whatever does not come in time is a failed attempt, retried on a fresh
+        // channel.
+        let deadline = tokio::time::Instant::now() + CONFIRM_TIMEOUT;
+        let timed_out = |what: &str| BrokerError::NotConfirmed {
+            routing_key: outgoing.routing_key.clone(),
+            reason: format!(
+                "no {what} within {} s (is the broker blocked by a resource alarm?)",
+                CONFIRM_TIMEOUT.as_secs()
+            ),
+        };
+        let channel = match tokio::time::timeout_at(deadline, self.confirm_channel()).await {
+            Ok(channel) => channel?,
+            Err(_) => {
+                self.reset().await;
+                return Err(timed_out("channel"));
+            }
+        };
         let publish = async {
             let confirm = channel
                 .basic_publish(
@@ -170,20 +188,11 @@ impl Publisher {
                 .await?;
             Ok::<_, lapin::Error>(confirm)
         };
-        // A broker under a resource alarm holds publishes without answering; waiting forever
-        // would hold the job (or request) that is being answered. A confirm that does not come
-        // in time is a failed attempt, retried on a fresh channel.
-        let result = match tokio::time::timeout(CONFIRM_TIMEOUT, publish).await {
+        let result = match tokio::time::timeout_at(deadline, publish).await {
             Ok(result) => result,
             Err(_) => {
                 self.reset().await;
-                return Err(BrokerError::NotConfirmed {
-                    routing_key: outgoing.routing_key.clone(),
-                    reason: format!(
-                        "no confirm within {} s (is the broker blocked by a resource alarm?)",
-                        CONFIRM_TIMEOUT.as_secs()
-                    ),
-                });
+                return Err(timed_out("confirm"));
             }
         };
         let not_confirmed = |reason: String| BrokerError::NotConfirmed {
