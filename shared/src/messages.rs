@@ -388,6 +388,23 @@ pub fn encode<M: Message>(message: &M) -> Result<Vec<u8>, serde_json::Error> {
 }
 
 impl ScanJob {
+    /// This job with `part` in place of its own, without copying its own part's items (a part
+    /// job's slice can be megabytes).
+    pub fn with_part(&self, part: Option<JobPart>) -> Self {
+        Self {
+            schema: self.schema.clone(),
+            version: self.version,
+            job_id: self.job_id,
+            scan_id: self.scan_id,
+            organization_id: self.organization_id.clone(),
+            connection_id: self.connection_id,
+            service: self.service.clone(),
+            trigger: self.trigger,
+            requested_at: self.requested_at,
+            part,
+        }
+    }
+
     pub fn new(
         scan_id: Uuid,
         organization_id: &str,

@@ -64,15 +64,14 @@ pub fn part_jobs(
         lengths
             .into_iter()
             .enumerate()
-            .map(|(i, n)| ScanJob {
-                part: Some(JobPart {
+            .map(|(i, n)| {
+                job.with_part(Some(JobPart {
                     index: u32::try_from(i + 1).unwrap_or(u32::MAX),
                     of,
                     collection: split.collection.to_string(),
                     items: items.by_ref().take(n).collect(),
                     carried: carried.clone(),
-                }),
-                ..job.clone()
+                }))
             })
             .collect(),
     )
@@ -159,13 +158,14 @@ pub fn may_continue(job: &ScanJob) -> bool {
 pub fn continuation(job: &ScanJob, rest: Vec<Value>) -> Option<ScanJob> {
     let part = job.part.as_ref()?;
     let index = part.index.checked_add(part.of)?;
-    (index < part.of.saturating_mul(MAX_GENERATIONS)).then(|| ScanJob {
-        part: Some(JobPart {
+    (index < part.of.saturating_mul(MAX_GENERATIONS)).then(|| {
+        job.with_part(Some(JobPart {
             index,
+            of: part.of,
+            collection: part.collection.clone(),
             items: rest,
-            ..part.clone()
-        }),
-        ..job.clone()
+            carried: part.carried.clone(),
+        }))
     })
 }
 

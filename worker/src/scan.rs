@@ -163,7 +163,8 @@ pub async fn execute(
             // A part reads its slice in batches and hands what it has no time for to a
             // continuation part, so its delivery is never held near the job bound however
             // slowly the provider's budget lets it read.
-            let items = collected.dataset.items(root).to_vec();
+            // Taken out of the dataset, not copied: the slice is the bulk of a part's memory.
+            let mut items = collected.dataset.take_items(root);
             let may_continue = parts::may_continue(job);
             let mut done = 0;
             while done < items.len() {
@@ -189,21 +190,21 @@ pub async fn execute(
                 done = end;
             }
             if done < items.len() {
-                let rest = items[done..].to_vec();
+                let rest = items.split_off(done);
                 tracing::info!(
                     done,
                     left = rest.len(),
                     "part out of time; a continuation takes the rest"
                 );
-                collected
-                    .dataset
-                    .insert_list(root, ListOutcome::Items(items[..done].to_vec()));
                 // (`may_continue` held, or the loop would not have stopped early)
                 if let Some(next) = parts::continuation(job, rest) {
                     continued_by = next.part.as_ref().map(|p| p.index);
                     part_jobs.push(next);
                 }
             }
+            collected
+                .dataset
+                .insert_list(root, ListOutcome::Items(items));
         }
         _ => {
             collect_children(
