@@ -163,17 +163,17 @@ pub async fn execute(
             // A part reads its slice in batches and hands what it has no time for to a
             // continuation part, so its delivery is never held near the job bound however
             // slowly the provider's budget lets it read.
-            // Taken out of the dataset, not copied: the slice is the bulk of a part's memory.
-            let mut items = collected.dataset.take_items(root);
+            // The slice stays in the dataset (the children are read for its items there) and is
+            // never copied: it is the bulk of a part's memory.
+            let total = collected.dataset.items(root).len();
             let may_continue = parts::may_continue(job);
             let mut done = 0;
-            while done < items.len() {
+            while done < total {
                 if done > 0 && may_continue && collect_started.elapsed() >= ctx.part_time {
                     break;
                 }
-                let end =
-                    (done + ctx.child_concurrency.max(1) * PART_BATCH_ROUNDS).min(items.len());
-                let roots: Vec<String> = items[done..end]
+                let end = (done + ctx.child_concurrency.max(1) * PART_BATCH_ROUNDS).min(total);
+                let roots: Vec<String> = collected.dataset.items(root)[done..end]
                     .iter()
                     .map(|i| checks::props::resource_id(i).to_ascii_lowercase())
                     .collect();
@@ -189,22 +189,23 @@ pub async fn execute(
                 .await;
                 done = end;
             }
-            if done < items.len() {
+            if done < total {
+                let mut items = collected.dataset.take_items(root);
                 let rest = items.split_off(done);
                 tracing::info!(
                     done,
                     left = rest.len(),
                     "part out of time; a continuation takes the rest"
                 );
+                collected
+                    .dataset
+                    .insert_list(root, ListOutcome::Items(items));
                 // (`may_continue` held, or the loop would not have stopped early)
                 if let Some(next) = parts::continuation(job, rest) {
                     continued_by = next.part.as_ref().map(|p| p.index);
                     part_jobs.push(next);
                 }
             }
-            collected
-                .dataset
-                .insert_list(root, ListOutcome::Items(items));
         }
         _ => {
             collect_children(
