@@ -67,7 +67,7 @@ pub async fn plan_once(control: &Control) -> anyhow::Result<usize> {
         if healthy && record.capabilities.compliance_checks {
             let scan_id = scheduled_scan_id(id, claim.slot);
             let services = resolve_services(None)?;
-            enqueue_scan(
+            match enqueue_scan(
                 store,
                 &control.publisher,
                 &record,
@@ -75,7 +75,18 @@ pub async fn plan_once(control: &Control) -> anyhow::Result<usize> {
                 &services,
                 Trigger::Scheduled,
             )
-            .await?;
+            .await
+            {
+                Ok(()) => {}
+                // Deleted since it was read: its schedule went with it.
+                Err(crate::scans::EnqueueError::Store(shared::store::StoreError::Gone {
+                    ..
+                })) => {
+                    tracing::info!(connection_id = %id, "connection deleted; not scanned");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
             control
                 .metrics
                 .scans_enqueued

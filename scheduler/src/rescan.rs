@@ -212,6 +212,9 @@ async fn enqueue_claimed(
             Ok(Handled::Enqueued)
         }
         Err(e @ EnqueueError::ChecksNotSelected) => Err(Outcome::Refused(e.to_string())),
+        Err(EnqueueError::Store(shared::store::StoreError::Gone { .. })) => Err(Outcome::Refused(
+            format!("connection {} was deleted", record.id),
+        )),
         Err(e @ EnqueueError::UnknownServices(_)) => Err(Outcome::Refused(e.to_string())),
         Err(e) => Err(retry(&e)),
     }

@@ -162,6 +162,17 @@ async fn a_late_result_of_a_deleted_connection_writes_nothing() {
             IngestOutcome::Refused("the connection does not exist")
         );
     }
+    // An enqueue that read the connection before the delete: its scan is not recorded, and
+    // the mark that its jobs were published writes nothing.
+    let racing = Uuid::new_v4();
+    assert!(matches!(
+        store
+            .start_scan(id, racing, &["storage"], Trigger::Scheduled)
+            .await,
+        Err(shared::store::StoreError::Gone { .. })
+    ));
+    store.mark_enqueued(id, scan).await.expect("mark");
+    store.mark_enqueued(id, racing).await.expect("mark");
     let mut conn = store.redis();
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{prefix}*{id}*"))

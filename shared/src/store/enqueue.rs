@@ -53,16 +53,20 @@ impl Store {
         Ok(())
     }
 
-    /// Records that every job of the scan was published (after the last confirm).
+    /// Records that every job of the scan was published (after the last confirm), on the
+    /// scan's record only: if the connection (and with it the record) was deleted meanwhile,
+    /// nothing is written, so no key outlives the connection.
     pub async fn mark_enqueued(&self, id: Uuid, scan_id: Uuid) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let _: () = conn
-            .hset_nx(
-                self.keys.scan(id, scan_id),
-                ENQUEUED_AT,
-                Utc::now().to_rfc3339(),
-            )
-            .await?;
+        let _: i64 = redis::Script::new(
+            "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
+             return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])",
+        )
+        .key(self.keys.scan(id, scan_id))
+        .arg(ENQUEUED_AT)
+        .arg(Utc::now().to_rfc3339())
+        .invoke_async(&mut conn)
+        .await?;
         Ok(())
     }
 

@@ -257,6 +257,21 @@ struct ScanSummary<'a> {
     collect_ms: u64,
 }
 
+/// Records a scan about to be enqueued, only while its connection exists. HSETNX: re-enqueuing
+/// the same scan keeps what is already done. KEYS: record, scan, scan ids. ARGV: scan id, TTL
+/// (s), trigger, created_at, created_ms, then one `service:<id>` field per service.
+const START_SCAN: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 6, #ARGV do redis.call('HSETNX', KEYS[2], ARGV[i], 'pending') end
+redis.call('HSETNX', KEYS[2], 'trigger', ARGV[3])
+redis.call('HSETNX', KEYS[2], 'created_at', ARGV[4])
+redis.call('HSETNX', KEYS[2], 'created_ms', ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('EXPIRE', KEYS[3], ARGV[2])
+return 1
+"#;
+
 impl Store {
     /// Ingests one scan result. Idempotent on `job_id`.
     pub async fn ingest(&self, result: &ScanResult) -> Result<IngestOutcome, StoreError> {
@@ -461,7 +476,9 @@ impl Store {
             .await?)
     }
 
-    /// Records that a scan with these services is about to be enqueued.
+    /// Records that a scan with these services is about to be enqueued; [`StoreError::Gone`]
+    /// when the connection was deleted meanwhile (nothing is written: a scan record must not
+    /// outlive its connection).
     pub async fn start_scan(
         &self,
         id: Uuid,
@@ -470,25 +487,27 @@ impl Store {
         trigger: Trigger,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let key = self.keys.scan(id, scan_id);
-        let mut pipe = redis::pipe();
-        pipe.atomic();
+        let script = redis::Script::new(START_SCAN);
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(self.keys.record(id))
+            .key(self.keys.scan(id, scan_id))
+            .key(self.keys.scan_ids(id))
+            .arg(scan_id.to_string())
+            .arg(SCAN_PROGRESS_TTL_SECS)
+            .arg(serde_json::to_value(trigger)?.as_str().unwrap_or(""))
+            .arg(Utc::now().to_rfc3339())
+            // The scheduler's clock orders results (a message's own timestamps never do).
+            .arg(Utc::now().timestamp_millis());
         for service in services {
-            // HSETNX: re-enqueuing the same scan keeps what is already done.
-            pipe.hset_nx(&key, format!("service:{service}"), "pending");
+            invocation.arg(format!("service:{service}"));
         }
-        pipe.hset_nx(
-            &key,
-            "trigger",
-            serde_json::to_value(trigger)?.as_str().unwrap_or(""),
-        )
-        .hset_nx(&key, "created_at", Utc::now().to_rfc3339())
-        // The scheduler's clock orders results (a message's own timestamps never do).
-        .hset_nx(&key, "created_ms", Utc::now().timestamp_millis())
-        .expire(&key, SCAN_PROGRESS_TTL_SECS)
-        .sadd(self.keys.scan_ids(id), scan_id.to_string())
-        .expire(self.keys.scan_ids(id), SCAN_PROGRESS_TTL_SECS);
-        let _: () = pipe.query_async(&mut conn).await?;
+        let started: i64 = invocation.invoke_async(&mut conn).await?;
+        if started == 0 {
+            return Err(StoreError::Gone {
+                key: self.keys.record(id),
+            });
+        }
         Ok(())
     }
 

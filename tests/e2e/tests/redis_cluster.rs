@@ -212,10 +212,10 @@ async fn the_whole_fleet_runs_on_redis_cluster() {
         .await
         .expect("delete");
     assert_eq!(code, 204);
-    let left: usize = cluster
+    let left: Vec<String> = cluster
         .ports
         .iter()
-        .map(|p| {
+        .flat_map(|p| {
             redis_cli(
                 *p,
                 &[
@@ -225,10 +225,14 @@ async fn the_whole_fleet_runs_on_redis_cluster() {
                 ],
             )
             .lines()
-            .count()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
         })
-        .sum();
-    assert_eq!(left, 0, "keys of the deleted connection remain");
+        .collect();
+    assert!(
+        left.is_empty(),
+        "keys of the deleted connection remain: {left:?}"
+    );
     fleet.shutdown().await.expect("cleanup");
     drop(cluster);
 }
