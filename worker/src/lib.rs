@@ -53,8 +53,10 @@ pub struct WorkerConfig {
     #[arg(long, env = "FLEET_WORKER_CHILD_CONCURRENCY", default_value_t = 8)]
     pub child_concurrency: usize,
     /// Per-resource reads above which a service's scan is split into parts that run on any
-    /// worker (each part does at most about this many).
-    #[arg(long, env = "FLEET_PART_READS", default_value_t = 1500)]
+    /// worker (each part does at most about this many). It also bounds a worker's memory: a
+    /// part holds its slice and what it read, and `FLEET_WORKER_CONCURRENCY` parts may run at
+    /// once (500 keeps a worker of 4 under 64 MiB however big the subscription).
+    #[arg(long, env = "FLEET_PART_READS", default_value_t = 500)]
     pub part_reads: usize,
     /// Byte bound of a result message and of a part job's data; bigger results travel in
     /// several messages.

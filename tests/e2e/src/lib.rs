@@ -182,7 +182,7 @@ impl Default for FleetOptions {
             plan_interval_secs: 0.5,
             redis: None,
             clock: shared::clock::Clock::system(),
-            part_reads: 1500,
+            part_reads: 500,
             message_bytes: shared::messages::DEFAULT_MESSAGE_BYTES,
             part_seconds: None,
         }
