@@ -211,9 +211,11 @@ impl TokenProvider {
             self.metrics.token_requests.inc_by(sent);
         }
         let token = result.map_err(|e| {
-            // Requests of one credential are serialised by its token cache, so the last error
-            // response its transport saw is this call's (or the one it waited on).
-            let mut error = TokenError::from_azure(&e, entry.transport.last_error());
+            // The last error response to a request sent since this call began: this call's, the
+            // one it waited on, or a concurrent one of the same principal (the same cause).
+            // (A call that sent nothing failed on a request it waited on: the latest one.)
+            let since = if sent == 0 { 0 } else { before };
+            let mut error = TokenError::from_azure(&e, entry.transport.last_error(since));
             if !principal.endpoints.builtin {
                 error.redact_remote_text();
             }
@@ -305,15 +307,22 @@ struct WatchingTransport {
     max_body: usize,
     stats: Arc<TokenStats>,
     requests: AtomicU64,
-    last_error: Mutex<Option<(u16, Vec<u8>)>>,
+    /// The last error response and the number of the request that got it.
+    last_error: Mutex<Option<(u64, u16, Vec<u8>)>>,
 }
 
 impl WatchingTransport {
-    /// The last error response, left in place: callers that waited on the same (serialised)
-    /// request all read it. Taking it left every caller but the first with a generic diagnosis
-    /// ("Authentication failed") when several jobs of one connection signed in at once.
-    fn last_error(&self) -> Option<(u16, Vec<u8>)> {
-        self.last_error.lock().ok().and_then(|e| e.clone())
+    /// The last error response of a request sent after the first `since` ones, left in place:
+    /// every caller that waited on it, or failed alongside it, reads it. Neither taking it nor
+    /// clearing it when a request starts will do: with several jobs of one connection signing
+    /// in at once, either left some of them a generic diagnosis ("Authentication failed").
+    fn last_error(&self, since: u64) -> Option<(u16, Vec<u8>)> {
+        self.last_error
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+            .filter(|(seq, ..)| *seq > since)
+            .map(|(_, status, body)| (status, body))
     }
 }
 
@@ -321,10 +330,7 @@ impl WatchingTransport {
 impl HttpClient for WatchingTransport {
     async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut last) = self.last_error.lock() {
-            *last = None;
-        }
+        let seq = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
         let response = self.inner.execute_request(request).await?;
         let (status, headers, body) = response.deconstruct();
         let Some(bytes) = super::http::collect_capped(body, self.max_body).await? else {
@@ -339,7 +345,7 @@ impl HttpClient for WatchingTransport {
         if !status.is_success()
             && let Ok(mut last) = self.last_error.lock()
         {
-            *last = Some((u16::from(status), bytes.clone()));
+            *last = Some((seq, u16::from(status), bytes.clone()));
         }
         Ok(AsyncRawResponse::from_bytes(status, headers, bytes))
     }
