@@ -315,11 +315,12 @@ impl ArmSession {
                     strip_query(url)
                 )));
             }
-            let page = self.get_with_retries(&page_url).await?;
-            match page.get("value") {
+            let mut page = self.get_with_retries(&page_url).await?;
+            // Moved out of the page, not copied: a page can hold thousands of resources.
+            match page.get_mut("value").map(Value::take) {
                 Some(Value::Array(values)) => {
-                    self.remember_locations_of(values);
-                    items.extend(values.iter().cloned())
+                    self.remember_locations_of(&values);
+                    items.extend(values)
                 }
                 Some(Value::Null) | None => {}
                 Some(_) => {
