@@ -68,10 +68,7 @@ pub async fn enqueue_scan(
     store
         .start_scan(record.id, scan_id, services, trigger)
         .await?;
-    let routing_key = match trigger {
-        Trigger::OnDemand => routing::JOB_ONDEMAND,
-        Trigger::Scheduled => routing::JOB_SCHEDULED,
-    };
+    let routing_key = routing::job(trigger);
     for service in services {
         let job = ScanJob::new(
             scan_id,

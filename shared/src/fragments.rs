@@ -327,20 +327,8 @@ mod tests {
         b.checks.truncate(1);
         b.checks[0].findings = vec![finding(7, FindingStatus::Failed)];
         b.checks[0].status = CheckStatus::Failed;
-        a.fragment = Some(Fragment {
-            part: 1,
-            parts: 3,
-            chunk: 0,
-            chunks: 1,
-            continued_by: None,
-        });
-        b.fragment = Some(Fragment {
-            part: 2,
-            parts: 3,
-            chunk: 0,
-            chunks: 1,
-            continued_by: None,
-        });
+        a.fragment = Some(Fragment::whole(1, 3));
+        b.fragment = Some(Fragment::whole(2, 3));
         b.job_id = a.job_id;
         let c = combine(vec![b, a]).expect("combined");
         assert_eq!(c.checks.len(), 1);
@@ -362,20 +350,8 @@ mod tests {
         b.checks.truncate(1);
         b.checks[0].status = CheckStatus::Error;
         b.checks[0].reason = "time bound exceeded".into();
-        a.fragment = Some(Fragment {
-            part: 1,
-            parts: 3,
-            chunk: 0,
-            chunks: 1,
-            continued_by: None,
-        });
-        b.fragment = Some(Fragment {
-            part: 2,
-            parts: 3,
-            chunk: 0,
-            chunks: 1,
-            continued_by: None,
-        });
+        a.fragment = Some(Fragment::whole(1, 3));
+        b.fragment = Some(Fragment::whole(2, 3));
         let c = combine(vec![a, b]).expect("combined");
         assert_eq!(c.checks[0].status, CheckStatus::Error);
     }

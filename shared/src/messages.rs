@@ -117,6 +117,18 @@ pub struct Fragment {
 }
 
 impl Fragment {
+    /// Piece `part` of `parts`, in one chunk, not continued (what a part's result is before
+    /// chunking).
+    pub fn whole(part: u32, parts: u32) -> Self {
+        Fragment {
+            part,
+            parts,
+            chunk: 0,
+            chunks: 1,
+            continued_by: None,
+        }
+    }
+
     /// Why the numbers are not a fragment this build can stage, if they are not.
     pub fn invalid(&self) -> Option<String> {
         if self.parts == 0 || self.parts > MAX_PARTS {

@@ -16,7 +16,7 @@ use shared::broker::{
     hold::{MAX_HOLD, retry_in_place},
     requeue, routing, signature_of, spawn_consumer,
 };
-use shared::messages::{ScanJob, Trigger, decode};
+use shared::messages::{ScanJob, decode};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -125,10 +125,7 @@ async fn publish_output(
     job: &ScanJob,
     output: JobOutput,
 ) -> Result<usize, shared::broker::BrokerError> {
-    let route = match job.trigger {
-        Trigger::OnDemand => routing::JOB_ONDEMAND,
-        Trigger::Scheduled => routing::JOB_SCHEDULED,
-    };
+    let route = routing::job(job.trigger);
     for part in &output.part_jobs {
         publisher
             .publish_signed(route, part, part.job_id, &ctx.result_keys)

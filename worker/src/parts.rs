@@ -151,22 +151,26 @@ pub fn checks_of(
 /// allowed, which must read its whole slice (up to the job's bound, where unread checks end in
 /// Error) rather than drop what it had no time for.
 pub fn may_continue(job: &ScanJob) -> bool {
-    continuation(job, Vec::new()).is_some()
+    job.part.as_ref().and_then(continuation_index).is_some()
+}
+
+/// The index of `part`'s continuation (`index + of`), if within the generations allowed.
+fn continuation_index(part: &JobPart) -> Option<u32> {
+    let index = part.index.checked_add(part.of)?;
+    (index < part.of.saturating_mul(MAX_GENERATIONS)).then_some(index)
 }
 
 /// The continuation of `job` (a part) for the items it had no time for.
 pub fn continuation(job: &ScanJob, rest: Vec<Value>) -> Option<ScanJob> {
     let part = job.part.as_ref()?;
-    let index = part.index.checked_add(part.of)?;
-    (index < part.of.saturating_mul(MAX_GENERATIONS)).then(|| {
-        job.with_part(Some(JobPart {
-            index,
-            of: part.of,
-            collection: part.collection.clone(),
-            items: rest,
-            carried: part.carried.clone(),
-        }))
-    })
+    let index = continuation_index(part)?;
+    Some(job.with_part(Some(JobPart {
+        index,
+        of: part.of,
+        collection: part.collection.clone(),
+        items: rest,
+        carried: part.carried.clone(),
+    })))
 }
 
 /// Whether `parent_id` is one of `roots` or below one of them (ARM ids nest).

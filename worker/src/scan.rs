@@ -242,11 +242,8 @@ pub async fn execute(
     };
     let mut result = result_of(ctx, job, started_at, arm, results, None);
     result.fragment = fragment.map(|(part, parts)| Fragment {
-        part,
-        parts,
-        chunk: 0,
-        chunks: 1,
         continued_by,
+        ..Fragment::whole(part, parts)
     });
     Ok(JobOutput { result, part_jobs })
 }
@@ -261,13 +258,7 @@ fn job_checks(service: &'static checks::ServiceDef, job: &ScanJob) -> Vec<&'stat
 
 /// A part job's place among its job's pieces.
 fn fragment_of(job: &ScanJob) -> Option<Fragment> {
-    job.part.as_ref().map(|p| Fragment {
-        part: p.index,
-        parts: p.of,
-        chunk: 0,
-        chunks: 1,
-        continued_by: None,
-    })
+    job.part.as_ref().map(|p| Fragment::whole(p.index, p.of))
 }
 
 /// The result message of `job`.

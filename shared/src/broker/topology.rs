@@ -31,6 +31,15 @@ pub mod routing {
     pub const JOB_SCHEDULED: &str = "scan.job.scheduled";
     pub const RESULT: &str = "scan.result";
     pub const RESCAN: &str = "scan.rescan";
+
+    /// Where a scan job of `trigger` goes (on-demand jobs have a queue of their own, consumed
+    /// first).
+    pub fn job(trigger: crate::messages::Trigger) -> &'static str {
+        match trigger {
+            crate::messages::Trigger::OnDemand => JOB_ONDEMAND,
+            crate::messages::Trigger::Scheduled => JOB_SCHEDULED,
+        }
+    }
 }
 
 /// Header set on messages the fleet dead-letters itself: why.

@@ -78,11 +78,8 @@ fn rabbitmqctl(args: &[&str]) {
     assert!(status.success(), "rabbitmqctl {args:?}");
 }
 
-/// Restarts the broker under the running fleet. It disturbs every other test using the broker,
-/// so `tests/run.sh` runs it on its own, after the others.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "disruptive: restarts RabbitMQ; run alone (tests/run.sh does)"]
-async fn the_fleet_carries_on_after_a_broker_restart() {
+/// A whole fleet with the demo connection, once its first scan is complete; the connection id.
+async fn demo_fleet_after_its_first_scan() -> (Fleet, Uuid) {
     let (scenario, secret) = demo_with_unique_secret();
     let fleet = Fleet::start(scenario, FleetOptions::default())
         .await
@@ -92,6 +89,15 @@ async fn the_fleet_carries_on_after_a_broker_restart() {
         .wait_for_scan(id, scan.expect("first scan"), Duration::from_secs(120))
         .await
         .expect("first scan");
+    (fleet, id)
+}
+
+/// Restarts the broker under the running fleet. It disturbs every other test using the broker,
+/// so `tests/run.sh` runs it on its own, after the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "disruptive: restarts RabbitMQ; run alone (tests/run.sh does)"]
+async fn the_fleet_carries_on_after_a_broker_restart() {
+    let (fleet, id) = demo_fleet_after_its_first_scan().await;
 
     rabbitmqctl(&["stop_app"]);
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -182,23 +188,13 @@ async fn probe(url: String) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "disruptive: raises a memory alarm on RabbitMQ; run alone (tests/run.sh does)"]
 async fn a_blocked_broker_is_reported_and_refused_not_waited_on() {
-    let (scenario, secret) = demo_with_unique_secret();
-    let fleet = Fleet::start(scenario, FleetOptions::default())
-        .await
-        .expect("fleet");
-    let (id, scan) = fleet.create_demo_connection(&secret).await.expect("create");
     // Every process has published by now (requests, jobs, results), which is what the broker
     // blocks.
-    fleet
-        .wait_for_scan(id, scan.expect("first scan"), Duration::from_secs(120))
-        .await
-        .expect("first scan");
+    let (fleet, id) = demo_fleet_after_its_first_scan().await;
     let scheduler_ready = fleet.api_url("/readyz");
     // A publisher of the test's own, to a queue of its own, that has published once.
     let broker = shared::broker::Broker::connect(
-        "amqp://guest:guest@127.0.0.1:5672/%2f"
-            .parse()
-            .expect("url"),
+        e2e::AMQP_URL.parse().expect("url"),
         fleet.topology.clone(),
         "alarm-test",
     )
