@@ -6,6 +6,7 @@
 //! and workers run through their library entry points (`scheduler::run`, `worker::run`), the
 //! same code the binaries run. Logs of the whole process are captured so tests can search them.
 
+pub mod own_redis;
 pub mod worlds;
 
 use std::net::SocketAddr;

@@ -3,93 +3,14 @@
 //! dead-letters it, and the scan completes once Redis is back. The test runs its own Redis
 //! (with an append-only file, as production does) so stopping it disturbs no other test.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use e2e::own_redis::OwnRedis;
 use e2e::{Fleet, FleetOptions, demo_with_unique_secret, wait_until};
-
-/// A redis-server of this test, restartable on the same port and data folder.
-struct OwnRedis {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    fn start() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        drop(listener);
-        let dir =
-            std::env::temp_dir().join(format!("fleet-outage-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let mut redis = OwnRedis {
-            port,
-            dir,
-            child: None,
-        };
-        redis.up();
-        redis
-    }
-
-    fn up(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .current_dir(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server runs");
-        self.child = Some(child);
-        for _ in 0..200 {
-            if self.cli(&["ping"]).contains("PONG") {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server did not start");
-    }
-
-    fn down(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.down();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_long_redis_outage_dead_letters_nothing_and_the_scan_completes() {
-    let mut redis = OwnRedis::start();
+    let mut redis = OwnRedis::start().expect("own redis");
     let (scenario, secret) = demo_with_unique_secret();
     let mut raw = serde_json::to_value(&scenario).expect("json");
     // Slow ARM answers, so Redis can go down while the job is collecting.
@@ -130,7 +51,7 @@ async fn a_long_redis_outage_dead_letters_nothing_and_the_scan_completes() {
     )
     .await;
     tokio::time::sleep(Duration::from_secs(10)).await;
-    redis.up();
+    redis.up().expect("redis restarts");
 
     // The test's own store connection reconnects too: an error is "not yet".
     wait_until(

@@ -19,6 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use e2e::own_redis::free_port;
 use e2e::worlds::{Principal, StorageWorld};
 use e2e::{Fleet, FleetOptions};
 
@@ -66,11 +67,6 @@ fn spawn(
         .spawn()
         .with_context(|| format!("{} runs", binary.display()))?;
     Ok(child)
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// Peak resident set of a process, KiB (`VmHWM`).

@@ -26,91 +26,17 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use azure_emulator::Fault;
+use e2e::own_redis::{OwnRedis, free_port};
 use e2e::{AMQP_URL, Fleet, FleetOptions, demo_with_unique_secret};
 use uuid::Uuid;
 
 /// How long a row waits for its scans after the fault ended before counting what is lost.
 const SETTLE: Duration = Duration::from_secs(300);
-
-fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
-
-/// The benchmark's own redis-server, restartable on the same port and data folder.
-struct OwnRedis {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    fn start() -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!("fleet-faults-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir)?;
-        let mut redis = OwnRedis {
-            port: free_port()?,
-            dir,
-            child: None,
-        };
-        redis.up()?;
-        Ok(redis)
-    }
-
-    fn up(&mut self) -> anyhow::Result<()> {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .current_dir(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("redis-server runs")?;
-        self.child = Some(child);
-        for _ in 0..400 {
-            let pong = Command::new("redis-cli")
-                .args(["-p", &self.port.to_string(), "ping"])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).contains("PONG"))
-                .unwrap_or(false);
-            if pong {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!("redis-server did not start")
-    }
-
-    fn down(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.down();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// The fleet's processes and how to (re)start them.
 struct Processes {
