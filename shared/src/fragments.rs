@@ -25,6 +25,7 @@ pub fn chunk(mut result: ScanResult, part: u32, parts: u32, bound: usize) -> Vec
         return vec![result];
     }
     let continued_by = result.fragment.and_then(|f| f.continued_by);
+    let parts_used = result.fragment.and_then(|f| f.parts_used);
     let checks = std::mem::take(&mut result.checks);
     let mut pieces: Vec<Vec<CheckResult>> = vec![Vec::new()];
     let mut used = 0usize;
@@ -95,6 +96,7 @@ pub fn chunk(mut result: ScanResult, part: u32, parts: u32, bound: usize) -> Vec
                 chunk: u32::try_from(i).unwrap_or(u32::MAX),
                 chunks,
                 continued_by,
+                parts_used,
             }),
             ..result.clone()
         })
@@ -227,7 +229,7 @@ fn json_len<T: serde::Serialize>(value: &T) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::{Evidence, FindingStatus, MESSAGE_VERSION, Message, Trigger};
+    use crate::messages::{Evidence, FindingStatus, MAX_PARTS, MESSAGE_VERSION, Message, Trigger};
     use uuid::Uuid;
 
     fn finding(i: usize, status: FindingStatus) -> Finding {
@@ -373,6 +375,7 @@ mod tests {
             chunk: 1,
             chunks: 2,
             continued_by: None,
+            parts_used: None,
         };
         assert!(ok.invalid().is_none());
         for bad in [
@@ -382,6 +385,7 @@ mod tests {
                 chunk: 0,
                 chunks: 1,
                 continued_by: None,
+                parts_used: None,
             },
             Fragment {
                 part: 0,
@@ -389,6 +393,7 @@ mod tests {
                 chunk: 0,
                 chunks: 1,
                 continued_by: None,
+                parts_used: None,
             },
             Fragment {
                 part: 0,
@@ -396,6 +401,7 @@ mod tests {
                 chunk: 0,
                 chunks: 0,
                 continued_by: None,
+                parts_used: None,
             },
             Fragment {
                 part: 0,
@@ -403,6 +409,7 @@ mod tests {
                 chunk: 0,
                 chunks: 5000,
                 continued_by: None,
+                parts_used: None,
             },
             Fragment {
                 part: 0,
@@ -410,6 +417,7 @@ mod tests {
                 chunk: 0,
                 chunks: 1,
                 continued_by: None,
+                parts_used: None,
             },
         ] {
             assert!(bad.invalid().is_some(), "{bad:?}");
@@ -424,6 +432,7 @@ mod tests {
             chunk: 0,
             chunks: 1,
             continued_by,
+            parts_used: None,
         };
         assert!(f(1, 3, Some(4)).invalid().is_none(), "1 continues as 1 + 3");
         assert!(f(4, 3, Some(7)).invalid().is_none(), "and 4 as 7");
@@ -440,5 +449,32 @@ mod tests {
             f(1 + 3 * 64, 3, None).invalid().is_some(),
             "past the last generation"
         );
+    }
+
+    #[test]
+    fn only_the_coordinator_says_how_many_parts_were_used() {
+        let f = |part, parts_used| Fragment {
+            parts_used,
+            ..Fragment::whole(part, MAX_PARTS)
+        };
+        assert!(f(0, Some(7)).invalid().is_none());
+        assert!(f(0, Some(MAX_PARTS)).invalid().is_none());
+        assert!(f(0, Some(0)).invalid().is_some(), "part 0 is one");
+        assert!(f(0, Some(MAX_PARTS + 1)).invalid().is_some());
+        assert!(f(3, Some(7)).invalid().is_some(), "a part does not know");
+    }
+
+    #[test]
+    fn chunks_keep_the_parts_used() {
+        let mut whole = result(400);
+        whole.fragment = Some(Fragment {
+            parts_used: Some(5),
+            ..Fragment::whole(0, MAX_PARTS)
+        });
+        let pieces = chunk(whole, 0, MAX_PARTS, 32 * 1024);
+        assert!(pieces.len() > 1);
+        for piece in pieces {
+            assert_eq!(piece.fragment.and_then(|f| f.parts_used), Some(5));
+        }
     }
 }

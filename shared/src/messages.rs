@@ -114,6 +114,12 @@ pub struct Fragment {
     /// `part + parts`), whose pieces the job then waits for too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continued_by: Option<u32>,
+    /// On the coordinator's pieces (part 0) of a job whose parts went out while its list was
+    /// still being read, before their count was known (they are numbered against `parts` =
+    /// [`MAX_PARTS`]): how many parts the job has, part 0 included. The ingester then waits
+    /// for parts `0..parts_used` (and their continuations) only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts_used: Option<u32>,
 }
 
 impl Fragment {
@@ -126,6 +132,7 @@ impl Fragment {
             chunk: 0,
             chunks: 1,
             continued_by: None,
+            parts_used: None,
         }
     }
 
@@ -147,6 +154,14 @@ impl Fragment {
             return Some(format!(
                 "part {} cannot be continued by part {next}",
                 self.part
+            ));
+        }
+        if let Some(used) = self.parts_used
+            && (self.part != 0 || used == 0 || used > self.parts)
+        {
+            return Some(format!(
+                "part {} of {} cannot say the job has {used} parts",
+                self.part, self.parts
             ));
         }
         let max_part = self.parts.saturating_mul(MAX_GENERATIONS);

@@ -120,14 +120,7 @@ pub async fn collect_roots(
         |(collection, provider_path, api_version, filter)| async move {
             let fork = session.fork();
             let started = Instant::now();
-            let mut path = format!("/subscriptions/{subscription_id}/providers/{provider_path}");
-            if let Some(filter) = filter {
-                // `$filter` as the Azure SDKs send it: the name as is, the value
-                // percent-encoded (spaces as %20, quotes as %27).
-                path.push_str("?$filter=");
-                path.push_str(&percent_encode(filter));
-            }
-            let url = fork.url(&path, api_version);
+            let url = list_url(&fork, subscription_id, provider_path, api_version, filter);
             let outcome = fork.list(&url).await;
             (collection, fork, started, outcome)
         },
@@ -168,6 +161,96 @@ pub async fn collect_roots(
 
     collect_graph(session, needed, &mut collected).await;
     collected
+}
+
+/// The URL of a subscription list.
+fn list_url(
+    session: &ArmSession,
+    subscription_id: &str,
+    provider_path: &str,
+    api_version: &str,
+    filter: Option<&str>,
+) -> String {
+    let mut path = format!("/subscriptions/{subscription_id}/providers/{provider_path}");
+    if let Some(filter) = filter {
+        // `$filter` as the Azure SDKs send it: the name as is, the value percent-encoded
+        // (spaces as %20, quotes as %27).
+        path.push_str("?$filter=");
+        path.push_str(&percent_encode(filter));
+    }
+    session.url(&path, api_version)
+}
+
+/// Where [`stream_list`] hands a list's pages.
+pub trait PageSink {
+    type Error;
+    /// One page's in-scope items; an error stops the reading.
+    fn page(
+        &mut self,
+        items: Vec<Value>,
+    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// Reads `collection` (a subscription list) page by page into `sink`, never holding more than
+/// a page, and records what it cost in `collected`. `Ok(Err(_))` is the list's own failure
+/// (after the pages before it went to the sink); `Err(_)` is the sink's.
+pub async fn stream_list<S: PageSink>(
+    session: &ArmSession,
+    collection: &'static Collection,
+    subscription_id: &str,
+    regions: &RegionFilter,
+    collected: &mut Collected,
+    sink: &mut S,
+) -> Result<Result<(), FetchError>, S::Error> {
+    let Source::SubscriptionList {
+        provider_path,
+        api_version,
+        filter,
+    } = collection.source
+    else {
+        return Ok(Err(FetchError::Error {
+            message: format!("{} is not a subscription list", collection.key),
+        }));
+    };
+    let fork = session.fork();
+    let started = Instant::now();
+    let url = list_url(&fork, subscription_id, provider_path, api_version, filter);
+    let mut pages = fork.pages(&url);
+    let mut items = 0u64;
+    loop {
+        match pages.next().await {
+            Ok(Some(page)) => {
+                let in_scope: Vec<Value> = if collection.regional {
+                    page.into_iter()
+                        .filter(|i| regions.includes_resource(i))
+                        .collect()
+                } else {
+                    page
+                };
+                items += in_scope.len() as u64;
+                if let Err(e) = sink.page(in_scope).await {
+                    collected.record(collection, fork.stats(), items, started, "stopped");
+                    return Err(e);
+                }
+            }
+            Ok(None) => {
+                collected.record(collection, fork.stats(), items, started, "ok");
+                return Ok(Ok(()));
+            }
+            Err(err) => {
+                tracing::info!(collection = collection.key, error = %err, "collection failed");
+                let fetch_error = err.to_fetch_error(collection.permission);
+                collected.record(
+                    collection,
+                    fork.stats(),
+                    items,
+                    started,
+                    fetch_error.class(),
+                );
+                return Ok(Err(fetch_error));
+            }
+        }
+    }
 }
 
 /// The child collections among `needed` that `wanted` selects, for the parents already in

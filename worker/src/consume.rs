@@ -22,6 +22,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::parts::stream::PublishedParts;
 use crate::scan::{JobError, JobOutput, ScanContext, execute, time_bound_result};
 
 /// Loop settings.
@@ -247,10 +248,16 @@ async fn handle(
                 // Limiter waits end a little before the bound, so that a throttled job still
                 // has time to finish its result with the checks it could not read in Error.
                 let deadline = tokio::time::Instant::now() + timeout - timeout / 20;
-                match tokio::time::timeout(timeout, execute(ctx, &job, deadline)).await {
+                let parts_out = PublishedParts {
+                    publisher,
+                    keys: &ctx.result_keys,
+                };
+                match tokio::time::timeout(timeout, execute(ctx, &job, deadline, &parts_out)).await
+                {
                     Ok(outcome) => outcome,
                     Err(_) => {
-                        // (a split job's part jobs, if any, were not published yet)
+                        // A whole result: the pieces of any parts already streamed out are
+                        // then late pieces of an ingested job, and change nothing.
                         tracing::warn!(bound_s = timeout.as_secs(), "job reached its time bound");
                         time_bound_result(ctx, &job, started_at, timeout)
                             .map(|result| JobOutput {
@@ -321,6 +328,11 @@ async fn handle(
             Err(JobError::Unprocessable(reason)) => {
                 dead_letter(publisher, queue, &delivery, &reason).await;
                 completed("dead_lettered");
+            }
+            Err(e @ JobError::Publish(_)) => {
+                tracing::error!(error = %e, "part job not published; returning the job");
+                requeue(&delivery).await;
+                completed("requeued");
             }
             Err(e @ JobError::Store(_)) => {
                 tracing::warn!(error = %e, "store unavailable for too long; returning the job");

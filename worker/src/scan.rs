@@ -9,12 +9,18 @@ use shared::azure::{ArmClient, Principal};
 use shared::checks::{self, EvalContext, ListOutcome, region::RegionFilter};
 use shared::crypto::KeyRing;
 use shared::messages::{
-    ArmUsage, CheckResult, ConnectionError, Fragment, MESSAGE_VERSION, Message, ScanJob, ScanResult,
+    ArmUsage, CheckResult, ConnectionError, Fragment, MAX_PARTS, MESSAGE_VERSION, Message, ScanJob,
+    ScanResult,
 };
 use shared::store::{ConnectionRecord, Store, StoreError};
 
-use crate::collect::{Collected, collect_children, collect_roots, needed_collections};
-use crate::parts;
+use crate::collect::{
+    Collected, PageSink, collect_children, collect_roots, needed_collections, stream_list,
+};
+use crate::parts::{
+    self,
+    stream::{PartOut, StreamError, StreamSplit, Streamed},
+};
 
 /// Why a job produced no result.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +34,9 @@ pub enum JobError {
     /// Infrastructure trouble (Redis); try again later.
     #[error("store unavailable: {0}")]
     Store(#[from] StoreError),
+    /// A part job could not be published (the broker); try again later.
+    #[error("{0}")]
+    Publish(shared::broker::BrokerError),
 }
 
 /// What a job needs from the process.
@@ -61,11 +70,14 @@ pub struct JobOutput {
 }
 
 /// Runs a job to its result. ARM reads whose limiter wait would pass `deadline` (the job's time
-/// bound) fail as throttled, so their checks end in Error saying Azure is throttling.
-pub async fn execute(
+/// bound) fail as throttled, so their checks end in Error saying Azure is throttling. The part
+/// jobs of a list split while it is read go to `parts_out` as they are cut; any other part jobs
+/// come back in the output.
+pub async fn execute<P: PartOut>(
     ctx: &ScanContext,
     job: &ScanJob,
     deadline: tokio::time::Instant,
+    parts_out: &P,
 ) -> Result<JobOutput, JobError> {
     let started_at = Utc::now();
     let service = checks::service(&job.service)
@@ -110,7 +122,7 @@ pub async fn execute(
     let mut part_jobs = Vec::new();
     let (mut collected, split_on) = match (&job.part, part_dataset) {
         (Some(part), Some(dataset)) => {
-            fragment = Some((part.index, part.of));
+            fragment = Some(Fragment::whole(part.index, part.of));
             // The lists that taught the coordinator's session where each resource lives were
             // read by another worker: learn it from the slice, or every child read of this part
             // would draw from the provider's region-less bucket instead of its region's.
@@ -125,31 +137,70 @@ pub async fn execute(
             (collected, Some(part.collection.as_str()))
         }
         _ => {
+            // The list a split would cut is read last, page by page, once the lists its parts
+            // carry are in.
+            let streamed = checks::parts::stream_candidate(service, &needed);
+            let others: Vec<_> = needed
+                .iter()
+                .copied()
+                .filter(|c| streamed.is_none_or(|(s, _)| s.key != c.key))
+                .collect();
             let mut collected =
-                collect_roots(&session, &needed, &record.subscription_id, &regions).await;
-            let split = checks::parts::plan(service, &needed, &collected.dataset, ctx.part_reads)
-                .and_then(|split| {
-                    parts::part_jobs(
+                collect_roots(&session, &others, &record.subscription_id, &regions).await;
+            let split = match streamed {
+                Some(candidate) => {
+                    read_streamed(
+                        ctx,
+                        &session,
                         job,
                         service,
-                        &mut collected.dataset,
-                        &split,
-                        ctx.message_bytes,
+                        candidate,
+                        (&record.subscription_id, &regions),
+                        &mut collected,
+                        parts_out,
                     )
-                    .map(|jobs| (split, jobs))
-                });
-            match split {
-                Some((split, jobs)) => {
-                    tracing::info!(
-                        collection = split.collection,
-                        parts = jobs.len(),
-                        "job split into parts"
-                    );
-                    fragment = Some((0, u32::try_from(jobs.len() + 1).unwrap_or(u32::MAX)));
-                    part_jobs = jobs;
-                    (collected, Some(split.collection))
+                    .await?
                 }
-                None => (collected, None),
+                None => None,
+            };
+            match split {
+                Some(StreamedSplit {
+                    fragment: streamed_fragment,
+                    split_on,
+                }) => {
+                    fragment = Some(streamed_fragment);
+                    (collected, split_on)
+                }
+                None => {
+                    let split =
+                        checks::parts::plan(service, &needed, &collected.dataset, ctx.part_reads)
+                            .and_then(|split| {
+                                parts::part_jobs(
+                                    job,
+                                    service,
+                                    &mut collected.dataset,
+                                    &split,
+                                    ctx.message_bytes,
+                                )
+                                .map(|jobs| (split, jobs))
+                            });
+                    match split {
+                        Some((split, jobs)) => {
+                            tracing::info!(
+                                collection = split.collection,
+                                parts = jobs.len(),
+                                "job split into parts"
+                            );
+                            fragment = Some(Fragment::whole(
+                                0,
+                                u32::try_from(jobs.len() + 1).unwrap_or(u32::MAX),
+                            ));
+                            part_jobs = jobs;
+                            (collected, Some(split.collection))
+                        }
+                        None => (collected, None),
+                    }
+                }
             }
         }
     };
@@ -241,11 +292,142 @@ pub async fn execute(
         collections: collected.usage,
     };
     let mut result = result_of(ctx, job, started_at, arm, results, None);
-    result.fragment = fragment.map(|(part, parts)| Fragment {
-        continued_by,
-        ..Fragment::whole(part, parts)
-    });
+    result.fragment = fragment.map(|f| Fragment { continued_by, ..f });
     Ok(JobOutput { result, part_jobs })
+}
+
+/// A coordinating job whose list went to part jobs as it was read.
+struct StreamedSplit {
+    /// The coordinator's place among the pieces (it says how many parts there are).
+    fragment: Fragment,
+    /// The list the parts read; `None` when it failed after parts went out: then the
+    /// coordinator evaluates every check itself, those of the parts in Error from the list's
+    /// failure, which decides them when the pieces combine.
+    split_on: Option<&'static str>,
+}
+
+/// Reads `candidate` (a list and its child reads per item) into part jobs as it comes, once it
+/// is big enough to split, or whole into `collected` when it never is. A part job that cannot
+/// be published fails the job (it is returned to the queue, and the parts re-made).
+#[allow(clippy::too_many_arguments)]
+async fn read_streamed<P: PartOut>(
+    ctx: &ScanContext,
+    session: &shared::azure::ArmSession,
+    job: &ScanJob,
+    service: &'static checks::ServiceDef,
+    (candidate, children): (&'static checks::Collection, usize),
+    (subscription_id, regions): (&str, &RegionFilter),
+    collected: &mut Collected,
+    parts_out: &P,
+) -> Result<Option<StreamedSplit>, JobError> {
+    let streamed = |parts_used: u32, split_on: Option<&'static str>| StreamedSplit {
+        fragment: Fragment {
+            parts_used: Some(parts_used),
+            ..Fragment::whole(0, MAX_PARTS)
+        },
+        split_on,
+    };
+    let too_many = || checks::FetchError::Error {
+        message: format!(
+            "Error: the subscription has too many {} to scan in {MAX_PARTS} parts",
+            candidate.key
+        ),
+    };
+    let Some(mut sink) = StreamSplit::new(
+        job,
+        service,
+        (candidate.key, children),
+        ctx.part_reads,
+        ctx.message_bytes,
+        &collected.dataset,
+        parts_out,
+    ) else {
+        // Not splittable within the message bound: read whole, as an unsplit job would.
+        let mut whole = Whole(Vec::new());
+        let end = stream_list(
+            session,
+            candidate,
+            subscription_id,
+            regions,
+            collected,
+            &mut whole,
+        )
+        .await
+        .unwrap_or_else(|never| match never {});
+        session.remember_locations_of(&whole.0);
+        collected.dataset.insert_list(
+            candidate.key,
+            match end {
+                Ok(()) => ListOutcome::Items(whole.0),
+                Err(e) => ListOutcome::Failed(e),
+            },
+        );
+        return Ok(None);
+    };
+    let end = stream_list(
+        session,
+        candidate,
+        subscription_id,
+        regions,
+        collected,
+        &mut sink,
+    )
+    .await;
+    let (failure, parts_used) = match end {
+        Ok(Ok(())) => match sink.finish().await {
+            Ok(Streamed::Whole(items)) => {
+                session.remember_locations_of(&items);
+                collected
+                    .dataset
+                    .insert_list(candidate.key, ListOutcome::Items(items));
+                return Ok(None);
+            }
+            Ok(Streamed::Split { parts_used }) => {
+                tracing::info!(
+                    collection = candidate.key,
+                    parts = parts_used - 1,
+                    "job split into parts as its list was read"
+                );
+                collected
+                    .dataset
+                    .insert_list(candidate.key, ListOutcome::Items(Vec::new()));
+                return Ok(Some(streamed(parts_used, Some(candidate.key))));
+            }
+            Err(StreamError::Publish(e)) => return Err(JobError::Publish(e)),
+            Err(StreamError::TooManyParts) => (too_many(), MAX_PARTS),
+        },
+        Ok(Err(failure)) if !sink.is_split() => {
+            collected
+                .dataset
+                .insert_list(candidate.key, ListOutcome::Failed(failure));
+            return Ok(None);
+        }
+        Ok(Err(failure)) => (failure, sink.parts_used()),
+        Err(StreamError::Publish(e)) => return Err(JobError::Publish(e)),
+        Err(StreamError::TooManyParts) => (too_many(), sink.parts_used()),
+    };
+    tracing::warn!(
+        collection = candidate.key,
+        parts = parts_used - 1,
+        reason = %failure.reason(),
+        "the split list failed after parts went out; its checks end in Error"
+    );
+    collected
+        .dataset
+        .insert_list(candidate.key, ListOutcome::Failed(failure));
+    Ok(Some(streamed(parts_used, None)))
+}
+
+/// A [`PageSink`] that keeps every page.
+struct Whole(Vec<serde_json::Value>);
+
+impl PageSink for Whole {
+    type Error = std::convert::Infallible;
+
+    async fn page(&mut self, items: Vec<serde_json::Value>) -> Result<(), Self::Error> {
+        self.0.extend(items);
+        Ok(())
+    }
 }
 
 /// The checks `job` evaluates: all of its service's, or a part's share.

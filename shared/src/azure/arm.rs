@@ -300,44 +300,25 @@ impl ArmSession {
     /// A collection, every page.
     pub async fn list(&self, url: &str) -> Result<Vec<Value>, ArmError> {
         let mut items = Vec::new();
-        let mut seen = HashSet::new();
-        let mut next = Some(url.to_string());
-        while let Some(page_url) = next.take() {
-            if !seen.insert(page_url.clone()) {
-                return Err(ArmError::protocol(format!(
-                    "paging loop: nextLink repeats {}",
-                    strip_query(&page_url)
-                )));
-            }
-            if seen.len() > MAX_PAGES {
-                return Err(ArmError::protocol(format!(
-                    "more than {MAX_PAGES} pages at {}",
-                    strip_query(url)
-                )));
-            }
-            let mut page = self.get_with_retries(&page_url).await?;
-            // Moved out of the page, not copied: a page can hold thousands of resources.
-            match page.get_mut("value").map(Value::take) {
-                Some(Value::Array(values)) => {
-                    self.remember_locations_of(&values);
-                    items.extend(values)
-                }
-                Some(Value::Null) | None => {}
-                Some(_) => {
-                    return Err(ArmError::protocol(format!(
-                        "collection response has a non-array `value` at {}",
-                        strip_query(&page_url)
-                    )));
-                }
-            }
-            next = page
-                .get("nextLink")
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string);
+        let mut pages = self.pages(url);
+        while let Some(page) = pages.next().await? {
+            self.remember_locations_of(&page);
+            items.extend(page);
         }
         Ok(items)
+    }
+
+    /// A collection page by page, for a caller that hands each page on instead of holding
+    /// the whole list (a subscription can have tens of thousands of resources). Unlike
+    /// [`Self::list`], it does not learn the items' locations: a caller that reads their
+    /// children calls [`Self::remember_locations_of`].
+    pub fn pages(&self, url: &str) -> Pages<'_> {
+        Pages {
+            session: self,
+            first: url.to_string(),
+            next: Some(url.to_string()),
+            seen: HashSet::new(),
+        }
     }
 
     async fn get_with_retries(&self, url: &str) -> Result<Value, ArmError> {
@@ -673,6 +654,53 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// The pages of one collection, in order (see [`ArmSession::pages`]). A `nextLink` that repeats
+/// or more than [`MAX_PAGES`] pages end the list with a protocol error, as a hostile or broken
+/// server could otherwise page forever.
+pub struct Pages<'a> {
+    session: &'a ArmSession,
+    first: String,
+    next: Option<String>,
+    seen: HashSet<String>,
+}
+
+impl Pages<'_> {
+    /// The next page's items, or `None` after the last page.
+    pub async fn next(&mut self) -> Result<Option<Vec<Value>>, ArmError> {
+        let Some(page_url) = self.next.take() else {
+            return Ok(None);
+        };
+        if !self.seen.insert(page_url.clone()) {
+            return Err(ArmError::protocol(format!(
+                "paging loop: nextLink repeats {}",
+                strip_query(&page_url)
+            )));
+        }
+        if self.seen.len() > MAX_PAGES {
+            return Err(ArmError::protocol(format!(
+                "more than {MAX_PAGES} pages at {}",
+                strip_query(&self.first)
+            )));
+        }
+        let mut page = self.session.get_with_retries(&page_url).await?;
+        self.next = page
+            .get("nextLink")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        // Moved out of the page, not copied: a page can hold thousands of resources.
+        match page.get_mut("value").map(Value::take) {
+            Some(Value::Array(values)) => Ok(Some(values)),
+            Some(Value::Null) | None => Ok(Some(Vec::new())),
+            Some(_) => Err(ArmError::protocol(format!(
+                "collection response has a non-array `value` at {}",
+                strip_query(&page_url)
+            ))),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -98,6 +98,58 @@ pub fn splittable(service: &ServiceDef, root: &str) -> bool {
     per_resource && carried_are_lists
 }
 
+/// How many of `needed`'s child collections hang below `collection`, a subscription list
+/// (zero for anything else): the reads a job makes per item of that list.
+fn child_reads(
+    service: &ServiceDef,
+    needed: &[&'static Collection],
+    collection: &Collection,
+) -> usize {
+    if collection.source.parent().is_some() || collection.source.is_graph() {
+        return 0;
+    }
+    subtree(service, collection.key)
+        .iter()
+        .filter(|k| **k != collection.key && needed.iter().any(|n| n.key == **k))
+        .count()
+}
+
+impl Split {
+    /// The split of a list whose items cost `children` reads each, if `items` of them cost
+    /// more than `part_reads`: slices of about `part_reads` reads each.
+    pub fn of(
+        collection: &'static str,
+        items: usize,
+        children: usize,
+        part_reads: usize,
+    ) -> Option<Split> {
+        (children > 0 && items.saturating_mul(children) > part_reads).then(|| Split {
+            collection,
+            slice: (part_reads / children).max(1),
+        })
+    }
+}
+
+/// The list a job hands to part jobs while it reads it, page by page, so that the coordinating
+/// job never holds a big subscription's whole list: the splittable subscription list of
+/// `needed` with the most child reads per item (the first of equals), with that count.
+pub fn stream_candidate(
+    service: &ServiceDef,
+    needed: &[&'static Collection],
+) -> Option<(&'static Collection, usize)> {
+    let mut best: Option<(&'static Collection, usize)> = None;
+    for collection in needed {
+        let children = child_reads(service, needed, collection);
+        if children > 0
+            && best.is_none_or(|(_, c)| children > c)
+            && splittable(service, collection.key)
+        {
+            best = Some((collection, children));
+        }
+    }
+    best
+}
+
 /// The split for a job that listed `dataset`'s subscription lists, if its per-resource reads
 /// exceed `part_reads`: on the list with the most child reads, in slices of about `part_reads`
 /// reads each.
@@ -109,13 +161,7 @@ pub fn plan(
 ) -> Option<Split> {
     let mut best: Option<(usize, &'static str, usize)> = None;
     for collection in needed {
-        if collection.source.parent().is_some() || collection.source.is_graph() {
-            continue;
-        }
-        let children = subtree(service, collection.key)
-            .iter()
-            .filter(|k| **k != collection.key && needed.iter().any(|n| n.key == **k))
-            .count();
+        let children = child_reads(service, needed, collection);
         if children == 0 || dataset.failure(collection.key).is_some() {
             continue;
         }
@@ -125,13 +171,10 @@ pub fn plan(
         }
     }
     let (reads, key, children) = best?;
-    if reads <= part_reads || !splittable(service, key) {
+    if !splittable(service, key) {
         return None;
     }
-    Some(Split {
-        collection: key,
-        slice: (part_reads / children).max(1),
-    })
+    Split::of(key, reads / children, children, part_reads)
 }
 
 #[cfg(test)]
@@ -149,6 +192,29 @@ mod tests {
         assert!(splittable(storage, "storage.accounts"));
         assert!(carried_lists(storage, "storage.accounts").is_empty());
         assert!(!splittable(storage, "storage.file_services"), "not a list");
+        let needed: Vec<&'static Collection> = storage.collections.iter().collect();
+        let (candidate, children) = stream_candidate(storage, &needed).expect("candidate");
+        assert_eq!((candidate.key, children), ("storage.accounts", 1));
+    }
+
+    #[test]
+    fn stream_candidates_are_splittable_lists() {
+        for service in checks::catalogue() {
+            let needed: Vec<&'static Collection> = service.collections.iter().collect();
+            if let Some((candidate, _)) = stream_candidate(service, &needed) {
+                assert!(splittable(service, candidate.key), "{}", service.id);
+                assert!(!subtree(service, candidate.key).is_empty());
+            }
+        }
+        assert_eq!(Split::of("x", 10, 0, 5), None);
+        assert_eq!(Split::of("x", 10, 2, 20), None, "20 reads are not over 20");
+        assert_eq!(
+            Split::of("x", 11, 2, 20),
+            Some(Split {
+                collection: "x",
+                slice: 10
+            })
+        );
     }
 
     #[test]

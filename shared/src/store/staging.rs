@@ -4,7 +4,8 @@
 //! receives a job's result as pieces in any order, each possibly more than once. Each piece is
 //! kept (once) in a hash per job under the connection's hash tag; the script that stores a piece
 //! also says whether every chunk of every part is now in (following each part's continuations,
-//! the parts that took over the items it had no time for). Then the caller combines the pieces and
+//! the parts that took over the items it had no time for; for a split streamed from its list,
+//! only as many parts as the coordinator's pieces say it used). Then the caller combines the pieces and
 //! ingests one result as usual (idempotent on the job id), and drops the staging hash. Staging
 //! expires on its own after [`STAGING_TTL`], so pieces of a job that never completes (its
 //! connection was deleted, a part was dead-lettered) do not stay.
@@ -36,7 +37,8 @@ pub enum Staged {
 
 const STAGE: &str = r#"
 -- KEYS[1]: staging hash of one job. ARGV: 1 piece field (p:<part>:<chunk>), 2 piece JSON,
--- 3 parts, 4 part, 5 chunks, 6 ttl ms, 7 max staged bytes, 8 continuation part or ''.
+-- 3 parts, 4 part, 5 chunks, 6 ttl ms, 7 max staged bytes, 8 continuation part or '',
+-- 9 parts used (part 0 of a streamed split) or ''.
 -- Returns {code, detail}: code 0 waiting, 1 complete, 2 refused.
 local key = KEYS[1]
 local parts = tonumber(ARGV[3])
@@ -61,10 +63,15 @@ if redis.call('HEXISTS', key, ARGV[1]) == 0 then
   end
   redis.call('HSET', key, ARGV[1], ARGV[2], 'parts', parts, nfield, ARGV[5], 'bytes', bytes)
   if ARGV[8] ~= '' then redis.call('HSET', key, cfield, ARGV[8]) end
+  -- (the first coordinator's count stands: a re-run one's pieces are not kept either)
+  if ARGV[9] ~= '' then redis.call('HSETNX', key, 'u', ARGV[9]) end
 end
 redis.call('PEXPIRE', key, ARGV[6])
--- Every part, and every continuation it declared (each a higher number: no cycles).
+-- Every part, and every continuation it declared (each a higher number: no cycles). Part 0
+-- comes first: it says how many parts a streamed split used.
+local last = parts - 1
 for p = 0, parts - 1 do
+  if p > last then break end
   local q = tostring(p)
   while q do
     local n = redis.call('HGET', key, 'n:' .. q)
@@ -75,6 +82,10 @@ for p = 0, parts - 1 do
     local next = redis.call('HGET', key, 'c:' .. q)
     if next and tonumber(next) <= tonumber(q) then return {2, 'a continuation goes backwards'} end
     q = next
+  end
+  if p == 0 then
+    local used = tonumber(redis.call('HGET', key, 'u') or '')
+    if used then last = math.min(last, used - 1) end
   end
 end
 return {1, ''}
@@ -107,6 +118,12 @@ impl Store {
             .arg(
                 fragment
                     .continued_by
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+            )
+            .arg(
+                fragment
+                    .parts_used
                     .map(|n| n.to_string())
                     .unwrap_or_default(),
             )

@@ -434,13 +434,7 @@ async fn pieces_are_staged_once_and_combined_when_all_are_in() {
             findings: Vec::new(),
         }],
         connection_error: None,
-        fragment: Some(Fragment {
-            part,
-            parts,
-            chunk: 0,
-            chunks: 1,
-            continued_by: None,
-        }),
+        fragment: Some(Fragment::whole(part, parts)),
     };
     let publish = |result: ScanResult| {
         let body = serde_json::to_vec(&result).expect("json");
@@ -548,5 +542,64 @@ async fn pieces_are_staged_once_and_combined_when_all_are_in() {
     assert!(again.iter().any(
         |s| s.result.check_id == "storage.min_tls_12" && s.result.status == CheckStatus::Passed
     ));
+    fleet.shutdown().await.expect("cleanup");
+}
+
+/// The coordinator hands slices to part jobs while it reads the list, so a list that fails on a
+/// later page finds parts already out. Its checks must end on the list's failure, not on the
+/// findings of the accounts that happened to come first, and the scan must not wait for parts
+/// that were never made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_list_that_fails_after_its_parts_went_out_fails_their_checks() {
+    use azure_emulator::Fault;
+    let scenario = azure_emulator::Scenario::from_json(&world(0).to_string()).expect("scenario");
+    let fleet = Fleet::start(
+        scenario,
+        FleetOptions {
+            workers: 2,
+            scan_on_create: false,
+            part_reads: 40,
+            ..FleetOptions::default()
+        },
+    )
+    .await
+    .expect("fleet");
+    let id = create_connection(&fleet).await;
+    // Pages 1 and 2 (200 accounts: five parts of 40) are served; page 3 is refused.
+    let list = format!("/subscriptions/{SUB}/providers/Microsoft.Storage/storageAccounts");
+    fleet
+        .emulator
+        .add_fault(Fault::latency(list.as_str(), Duration::from_millis(1)).times(2))
+        .expect("fault");
+    fleet
+        .emulator
+        .add_fault(Fault::status(list.as_str(), 403))
+        .expect("fault");
+    fleet.emulator.reset_counters();
+    let scan = fleet.rescan(id, Some(&["storage"])).await.expect("rescan");
+    fleet
+        .wait_for_scan(id, scan, Duration::from_secs(240))
+        .await
+        .expect("the scan completes");
+    let reads = file_service_reads(&fleet);
+    let first_pages = (0..200).filter(|i| i % 11 != 0).count();
+    assert_eq!(
+        reads.len(),
+        first_pages,
+        "the parts made from the first two pages ran"
+    );
+    let latest = fleet.store.latest_results(id).await.expect("results");
+    let storage = shared::checks::service("storage").expect("storage");
+    assert_eq!(latest.len(), storage.checks.len());
+    for stored in &latest {
+        assert_eq!(
+            stored.result.status,
+            shared::checks::CheckStatus::FailedAccessDenied,
+            "{}: {}",
+            stored.result.check_id,
+            stored.result.reason
+        );
+        assert!(stored.result.findings.len() <= 1, "no per-account findings");
+    }
     fleet.shutdown().await.expect("cleanup");
 }

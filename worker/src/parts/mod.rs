@@ -5,6 +5,11 @@
 //! of items and about the message bound in bytes, and publishes one signed part job per slice:
 //! part jobs carry Azure data, so a worker runs only those signed with the fleet's keys (anyone
 //! with broker access could otherwise feed a scan made-up resources).
+//!
+//! The list a service is usually split on is cut while it is read ([`stream`]); cutting a list
+//! already read ([`part_jobs`]) is for a job whose biggest list turned out to be another one.
+
+pub mod stream;
 
 use serde_json::Value;
 use shared::checks::parts::{self, Split};
@@ -22,26 +27,13 @@ pub fn part_jobs(
     split: &Split,
     bound: usize,
 ) -> Option<Vec<ScanJob>> {
-    let size = |v: &Value| serde_json::to_vec(v).map_or(usize::MAX / 4, |b| b.len() + 1);
-    let carried: Vec<CarriedList> = parts::carried_lists(service, split.collection)
-        .into_iter()
-        .map(|key| CarriedList {
-            collection: key.to_string(),
-            items: dataset.items(key).to_vec(),
-        })
-        .collect();
-    let carried_bytes: usize = carried.iter().flat_map(|c| c.items.iter()).map(size).sum();
-    // Half the bound for the slice at least; envelope room on top.
-    let budget = bound.saturating_sub(carried_bytes + 16 * 1024);
-    if carried_bytes > bound / 2 || budget < bound / 4 {
-        tracing::info!(carried_bytes, "not split: the carried lists are too big");
-        return None;
-    }
+    let carried = carried(service, split.collection, dataset);
+    let budget = slice_budget(&carried, bound)?;
     // Slice lengths first (by reference): the list moves only once the split is certain.
     let mut lengths: Vec<usize> = Vec::new();
     let (mut current, mut used) = (0usize, 0usize);
     for item in dataset.items(split.collection) {
-        let len = size(item);
+        let len = stream::json_len(item);
         if len > budget {
             tracing::info!(len, "not split: one item is over the message bound");
             return None;
@@ -75,6 +67,35 @@ pub fn part_jobs(
             })
             .collect(),
     )
+}
+
+/// The lists outside `split_on`'s subtree that every part carries, from `dataset`.
+fn carried(service: &ServiceDef, split_on: &str, dataset: &Dataset) -> Vec<CarriedList> {
+    parts::carried_lists(service, split_on)
+        .into_iter()
+        .map(|key| CarriedList {
+            collection: key.to_string(),
+            items: dataset.items(key).to_vec(),
+        })
+        .collect()
+}
+
+/// The bytes of the message bound left for a part's slice once `carried` and the envelope are
+/// in, or `None` when that is too little (over half the bound carried): then the job is not
+/// split.
+fn slice_budget(carried: &[CarriedList], bound: usize) -> Option<usize> {
+    let carried_bytes: usize = carried
+        .iter()
+        .flat_map(|c| c.items.iter())
+        .map(stream::json_len)
+        .sum();
+    // Half the bound for the slice at least; envelope room on top.
+    let budget = bound.saturating_sub(carried_bytes + 16 * 1024);
+    if carried_bytes > bound / 2 || budget < bound / 4 {
+        tracing::info!(carried_bytes, "not split: the carried lists are too big");
+        return None;
+    }
+    Some(budget)
 }
 
 /// The dataset a part starts from (its slice and the carried lists), after checking that the
