@@ -19,7 +19,7 @@ use shared::broker::{
 };
 use shared::messages::{ScanResult, decode};
 use shared::signing::SigningKeys;
-use shared::store::{IngestOutcome, Staged, Store, StoreError};
+use shared::store::{IngestOutcome, Staged, StagedJob, Store, StoreError};
 
 use crate::metrics::SchedulerMetrics;
 use tokio_util::sync::CancellationToken;
@@ -134,12 +134,12 @@ async fn handle(
             }
         }
         // A piece of a bigger result waits in staging for the others; the last one in brings
-        // the combined result (see `shared::fragments`).
+        // the job to ingestion, one check at a time (see `shared::fragments`).
         let staged_job = result.fragment.map(|_| (result.connection_id, result.job_id));
-        let result = match result.fragment {
-            None => result,
+        let ingestible = match result.fragment {
+            None => Ingestible::Whole(Box::new(result)),
             Some(fragment) => match stage(store, &result, fragment).await {
-                Ok(Piece::Combined(combined)) => *combined,
+                Ok(Piece::Complete(staged)) => Ingestible::Staged(staged),
                 Ok(Piece::Waiting) => {
                     tracing::debug!(?fragment, "result piece staged");
                     ack(delivery).await;
@@ -171,65 +171,108 @@ async fn handle(
                 }
             },
         };
-        let held = retry_in_place(
-            "result ingestion",
-            MAX_HOLD,
-            StoreError::is_unavailable,
-            || store.ingest(&result),
-        )
-        .await;
-        let ingested = held.into_result();
-        match ingested {
-            Ok(IngestOutcome::Refused(reason)) => {
-                dead_letter(
-                    publisher,
-                    queue,
-                    delivery,
-                    &format!("refused result: {reason}"),
-                )
-                .await;
-                count("refused");
-            }
-            Ok(IngestOutcome::Duplicate) => {
-                drop_staged(store, staged_job).await;
-                tracing::info!("result already ingested; nothing changed");
-                ack(delivery).await;
-                count("duplicate");
-            }
-            Ok(IngestOutcome::Applied { scan_completed }) => {
-                drop_staged(store, staged_job).await;
-                tracing::info!(
-                    checks = result.checks.len(),
-                    scan_completed,
-                    "result ingested"
-                );
-                ack(delivery).await;
-                count("applied");
-                if scan_completed {
-                    metrics.scans_completed.inc();
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "store unavailable for too long; returning the result");
-                requeue(delivery).await;
-                count("requeued");
-            }
-        }
+        let settle = Settle {
+            publisher,
+            metrics,
+            queue,
+            delivery,
+        };
+        ingest_and_ack(store, &settle, ingestible, staged_job).await;
     }
     .instrument(span)
     .await;
 }
 
+/// What settling a result's delivery needs.
+#[derive(Clone, Copy)]
+struct Settle<'a> {
+    publisher: &'a Publisher,
+    metrics: &'a SchedulerMetrics,
+    queue: &'a str,
+    delivery: &'a Delivery,
+}
+
+/// A result ready to ingest: one message's, or a job's staged pieces once all are in.
+enum Ingestible {
+    Whole(Box<ScanResult>),
+    Staged(StagedJob),
+}
+
+/// Ingests `ingestible` (holding the delivery through a store outage) and settles the delivery
+/// that brought it.
+async fn ingest_and_ack(
+    store: &Store,
+    settle: &Settle<'_>,
+    ingestible: Ingestible,
+    staged_job: Option<(uuid::Uuid, uuid::Uuid)>,
+) {
+    let Settle {
+        publisher,
+        metrics,
+        queue,
+        delivery,
+    } = *settle;
+    let count = |outcome: &str| metrics.results_ingested.with_label_values(&[outcome]).inc();
+    let checks = match &ingestible {
+        Ingestible::Whole(result) => result.checks.len(),
+        Ingestible::Staged(staged) => staged.check_ids().count(),
+    };
+    let held = retry_in_place(
+        "result ingestion",
+        MAX_HOLD,
+        StoreError::is_unavailable,
+        || async {
+            match &ingestible {
+                Ingestible::Whole(result) => store.ingest(result).await,
+                Ingestible::Staged(staged) => store.ingest_staged(staged).await,
+            }
+        },
+    )
+    .await;
+    match held.into_result() {
+        Ok(IngestOutcome::Refused(reason)) => {
+            dead_letter(
+                publisher,
+                queue,
+                delivery,
+                &format!("refused result: {reason}"),
+            )
+            .await;
+            count("refused");
+        }
+        Ok(IngestOutcome::Duplicate) => {
+            drop_staged(store, staged_job).await;
+            tracing::info!("result already ingested; nothing changed");
+            ack(delivery).await;
+            count("duplicate");
+        }
+        Ok(IngestOutcome::Applied { scan_completed }) => {
+            drop_staged(store, staged_job).await;
+            tracing::info!(checks, scan_completed, "result ingested");
+            ack(delivery).await;
+            count("applied");
+            if scan_completed {
+                metrics.scans_completed.inc();
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "store unavailable for too long; returning the result");
+            requeue(delivery).await;
+            count("requeued");
+        }
+    }
+}
+
 /// What a result piece amounts to once staged.
 enum Piece {
     Waiting,
-    Combined(Box<ScanResult>),
+    Complete(StagedJob),
     AlreadyIngested,
     Refused(String),
 }
 
 /// Stages one piece (holding the delivery through a store outage) and, when it was the last,
-/// combines every piece into the job's result.
+/// reads where every piece of the job is.
 async fn stage(
     store: &Store,
     result: &ScanResult,
@@ -246,17 +289,24 @@ async fn stage(
             {
                 return Ok(None);
             }
-            store.stage_fragment(result, fragment).await.map(Some)
+            match store.stage_fragment(result, fragment).await? {
+                Staged::Complete => store
+                    .staged_job(result.connection_id, result.job_id)
+                    .await
+                    .map(|staged| Some(Ok(staged))),
+                other => Ok(Some(Err(other))),
+            }
         },
     )
     .await;
     let staged = held.into_result()?;
     Ok(match staged {
         None => Piece::AlreadyIngested,
-        Some(Staged::Waiting) => Piece::Waiting,
-        Some(Staged::Refused(reason)) => Piece::Refused(reason),
-        Some(Staged::Complete(pieces)) => {
-            if let Some(odd) = pieces.iter().find(|p| {
+        Some(Err(Staged::Waiting)) => Piece::Waiting,
+        Some(Err(Staged::Refused(reason))) => Piece::Refused(reason),
+        Some(Err(Staged::Complete)) => Piece::Refused("no pieces to combine".into()),
+        Some(Ok(staged)) => {
+            if let Some(odd) = staged.envelopes.iter().find(|p| {
                 p.scan_id != result.scan_id
                     || p.service != result.service
                     || p.organization_id != result.organization_id
@@ -269,10 +319,10 @@ async fn stage(
                     short(&result.service)
                 )));
             }
-            match shared::fragments::combine(pieces) {
-                Some(combined) => Piece::Combined(Box::new(combined)),
-                None => Piece::Refused("no pieces to combine".into()),
+            if staged.envelopes.is_empty() {
+                return Ok(Piece::Refused("no pieces to combine".into()));
             }
+            Piece::Complete(staged)
         }
     })
 }

@@ -125,17 +125,44 @@ fn bounded_finding(mut finding: Finding, limit: usize) -> Finding {
 }
 
 /// One result from every piece of a job's result (all chunks of all parts). The caller has
-/// checked that the pieces are complete and belong to one job.
+/// checked that the pieces are complete and belong to one job. (The ingester does the same one
+/// check at a time, with [`combine_envelopes`] and [`combine_pieces`], so that it never holds a
+/// whole big result.)
 pub fn combine(mut pieces: Vec<ScanResult>) -> Option<ScanResult> {
     pieces.sort_by_key(|p| p.fragment.map(|f| (f.part, f.chunk)).unwrap_or((0, 0)));
-    let first = pieces.first()?.clone();
-    let service = checks::service(&first.service);
+    // check id -> its pieces in order, each with its part
+    let mut by_check: BTreeMap<String, Vec<(u32, CheckResult)>> = BTreeMap::new();
+    for piece in &mut pieces {
+        let part = piece.fragment.map_or(0, |f| f.part);
+        for check in std::mem::take(&mut piece.checks) {
+            by_check
+                .entry(check.check_id.clone())
+                .or_default()
+                .push((part, check));
+        }
+    }
+    let mut combined = combine_envelopes(pieces)?;
+    let service = checks::service(&combined.service);
+    combined.checks = by_check
+        .into_values()
+        .filter_map(|pieces| combine_pieces(service, pieces))
+        .collect();
+    if let Some(service) = service {
+        let order = |id: &str| service.checks.iter().position(|c| c.meta.id == id);
+        combined.checks.sort_by_key(|c| order(&c.check_id));
+    }
+    Some(combined)
+}
+
+/// The envelope of the combined result (ids, the span of times, the ARM usage summed, the
+/// connection error if a piece had one), from every piece's envelope; no checks.
+pub fn combine_envelopes(mut pieces: Vec<ScanResult>) -> Option<ScanResult> {
+    pieces.sort_by_key(|p| p.fragment.map(|f| (f.part, f.chunk)).unwrap_or((0, 0)));
+    let first = pieces.first()?.envelope();
     let mut arm = ArmUsage::default();
     let mut started_at = first.started_at;
     let mut finished_at = first.finished_at;
     let mut connection_error = None;
-    // check id → (parts it came from, pieces in order)
-    let mut by_check: BTreeMap<String, (HashSet<u32>, Vec<CheckResult>)> = BTreeMap::new();
     for piece in pieces {
         arm.requests += piece.arm.requests;
         arm.throttled += piece.arm.throttled;
@@ -149,30 +176,31 @@ pub fn combine(mut pieces: Vec<ScanResult>) -> Option<ScanResult> {
         if connection_error.is_none() {
             connection_error = piece.connection_error;
         }
-        let part = piece.fragment.map_or(0, |f| f.part);
-        for check in piece.checks {
-            let entry = by_check.entry(check.check_id.clone()).or_default();
-            entry.0.insert(part);
-            entry.1.push(check);
-        }
-    }
-    let mut combined: Vec<CheckResult> = by_check
-        .into_values()
-        .map(|(parts, pieces)| combine_check(service, parts.len() > 1, pieces))
-        .collect();
-    if let Some(service) = service {
-        let order = |id: &str| service.checks.iter().position(|c| c.meta.id == id);
-        combined.sort_by_key(|c| order(&c.check_id));
     }
     Some(ScanResult {
         arm,
         started_at,
         finished_at,
         connection_error,
-        checks: combined,
+        checks: Vec::new(),
         fragment: None,
         ..first
     })
+}
+
+/// One check's result from its pieces (in part and chunk order, each with its part), as one
+/// job would have given it; `None` without pieces.
+pub fn combine_pieces(
+    service: Option<&'static checks::ServiceDef>,
+    pieces: Vec<(u32, CheckResult)>,
+) -> Option<CheckResult> {
+    let first_part = pieces.first()?.0;
+    let from_several_parts = pieces.iter().any(|(part, _)| *part != first_part);
+    Some(combine_check(
+        service,
+        from_several_parts,
+        pieces.into_iter().map(|(_, check)| check).collect(),
+    ))
 }
 
 /// One check's pieces as one result. Pieces of one part (chunks) share status and reason; pieces

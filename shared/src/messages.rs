@@ -227,6 +227,30 @@ pub struct ConnectionError {
     pub correlation_id: Option<String>,
 }
 
+impl ScanResult {
+    /// This result without its checks: ids, times, ARM usage, fragment (what staging keeps of
+    /// a piece apart from its checks).
+    pub fn envelope(&self) -> ScanResult {
+        ScanResult {
+            schema: self.schema.clone(),
+            version: self.version,
+            job_id: self.job_id,
+            scan_id: self.scan_id,
+            organization_id: self.organization_id.clone(),
+            connection_id: self.connection_id,
+            service: self.service.clone(),
+            trigger: self.trigger,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            worker: self.worker.clone(),
+            arm: self.arm.clone(),
+            checks: Vec::new(),
+            connection_error: self.connection_error.clone(),
+            fragment: self.fragment,
+        }
+    }
+}
+
 impl ConnectionError {
     pub fn from_token_error(e: &crate::azure::TokenError) -> Self {
         Self {

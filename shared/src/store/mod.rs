@@ -36,7 +36,7 @@ pub use results::{
     fingerprint,
 };
 pub use schedule::{Claim, WEEK_SECS, next_slot_after, slot_offset};
-pub use staging::{STAGING_TTL, Staged};
+pub use staging::{STAGING_TTL, Staged, StagedJob};
 pub use tokens::{ApiToken, token_digest};
 
 use crate::config::SensitiveUrl;

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Store, StoreError};
+use super::{StagedJob, Store, StoreError};
 use crate::checks::CheckStatus;
 use crate::messages::{CheckResult, ScanResult, Trigger};
 
@@ -155,33 +155,34 @@ pub fn fingerprint(result: &CheckResult) -> String {
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const INGEST_SCRIPT: &str = r#"
--- KEYS: 1 jobs zset, 2 latest hash, 3 fingerprint hash, 4 status hash, 5 scans stream,
---       6 scan progress hash, 7 history stream, 8 connection record
--- ARGV: 1 job id, 2 (unused), 3 service, 4 summary json, 5 retention ms, 6 idempotency ms,
---       7 ingested at (rfc3339, scheduler clock), 8 scan id, 9 n checks, then per check: id,
---       status, fp, body
--- Time comes from the store, never from the message: retention is trimmed from Redis TIME, and
--- results are ordered by when the scheduler created their scan.
--- Returns 0 duplicate, 1 applied, 2 applied and scan completed, -1 no such connection,
--- -2 no such scan for this service.
+/// What every ingestion script starts with: the checks that refuse a result, and the two halves
+/// of ingesting one (a check's latest result and history, then the job's own records).
+///
+/// KEYS: 1 jobs zset, 2 latest hash, 3 fingerprint hash, 4 status hash, 5 scans stream,
+///       6 scan progress hash, 7 history stream, 8 connection record (, 9 staging hash)
+/// ARGV: 1 job id, 2 (unused), 3 service, 4 summary json, 5 retention ms, 6 idempotency ms,
+///       7 ingested at (rfc3339, scheduler clock), 8 scan id, 9 n checks, then per check: id,
+///       status, fp, body
+///
+/// Time comes from the store, never from the message: retention is trimmed from Redis TIME, and
+/// results are ordered by when the scheduler created their scan.
+const INGEST_PRELUDE: &str = r#"
 local job_id = ARGV[1]
-if redis.call('EXISTS', KEYS[8]) == 0 then return -1 end
-if redis.call('HEXISTS', KEYS[6], 'service:' .. ARGV[3]) == 0 then return -2 end
-if redis.call('ZSCORE', KEYS[1], job_id) then return 0 end
+-- -1 no such connection, -2 no such scan for this service, 0 the job is already ingested.
+local function refusal()
+  if redis.call('EXISTS', KEYS[8]) == 0 then return -1 end
+  if redis.call('HEXISTS', KEYS[6], 'service:' .. ARGV[3]) == 0 then return -2 end
+  if redis.call('ZSCORE', KEYS[1], job_id) then return 0 end
+  return nil
+end
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local min_ms = math.max(0, now_ms - tonumber(ARGV[5]))
-local min_id = string.format('%d-0', min_ms)
--- Idempotency keys and job summaries live for the idempotency window only (module doc).
-local job_min_ms = math.max(0, now_ms - tonumber(ARGV[6]))
-local finished_ms = tonumber(redis.call('HGET', KEYS[6], 'created_ms')) or now_ms
-redis.call('ZADD', KEYS[1], now_ms, job_id)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. job_min_ms)
-local n = tonumber(ARGV[9])
-for i = 1, n do
+local min_id = string.format('%d-0', math.max(0, now_ms - tonumber(ARGV[5])))
+-- The i-th check of ARGV: latest result, fingerprint, counters, and a history entry if it changed.
+local function apply_check(i)
   local base = 9 + (i - 1) * 4
   local check_id, status, fp, body = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4]
+  local finished_ms = tonumber(redis.call('HGET', KEYS[6], 'created_ms')) or now_ms
   local prev = redis.call('HGET', KEYS[3], check_id)
   local prev_ms, prev_status, prev_fp = -1, nil, nil
   if prev then
@@ -203,32 +204,85 @@ for i = 1, n do
     end
   end
 end
--- Exact trimming: this stream is small, and '~' would keep a whole node (100 entries) alive.
-redis.call('XADD', KEYS[5], 'MINID', string.format('%d-0', job_min_ms), '*', 'job_id', job_id,
-  'scan_id', ARGV[8],
-  'service', ARGV[3], 'finished_at', ARGV[7], 'summary', ARGV[4])
-redis.call('HSET', KEYS[4], 'last_result_at', ARGV[7])
-local completed = 0
-local field = 'service:' .. ARGV[3]
-if redis.call('HEXISTS', KEYS[6], field) == 1 then
-  redis.call('HSET', KEYS[6], field, 'done')
-  local all = redis.call('HGETALL', KEYS[6])
-  local pending = 0
-  for j = 1, #all, 2 do
-    if string.sub(all[j], 1, 8) == 'service:' and all[j + 1] ~= 'done' then pending = pending + 1 end
-  end
-  if pending == 0 and not redis.call('HGET', KEYS[6], 'completed_at') then
-    redis.call('HSET', KEYS[6], 'completed_at', ARGV[7])
-    redis.call('HSET', KEYS[4], 'last_completed_scan_id', ARGV[8], 'last_completed_scan_at', ARGV[7])
-    local state = redis.call('HGET', KEYS[4], 'state')
-    if (not state) or state == 'pending' or state == 'connected' or state == 'stale' then
-      redis.call('HSET', KEYS[4], 'state', 'active')
+-- The job's records: idempotency key, summary, scan progress. Returns 1, or 2 when the scan
+-- is now complete.
+local function finish_job()
+  -- Idempotency keys and job summaries live for the idempotency window only (module doc).
+  local job_min_ms = math.max(0, now_ms - tonumber(ARGV[6]))
+  redis.call('ZADD', KEYS[1], now_ms, job_id)
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. job_min_ms)
+  -- Exact trimming: this stream is small, and '~' would keep a whole node (100 entries) alive.
+  redis.call('XADD', KEYS[5], 'MINID', string.format('%d-0', job_min_ms), '*', 'job_id', job_id,
+    'scan_id', ARGV[8],
+    'service', ARGV[3], 'finished_at', ARGV[7], 'summary', ARGV[4])
+  redis.call('HSET', KEYS[4], 'last_result_at', ARGV[7])
+  local field = 'service:' .. ARGV[3]
+  if redis.call('HEXISTS', KEYS[6], field) == 1 then
+    redis.call('HSET', KEYS[6], field, 'done')
+    local all = redis.call('HGETALL', KEYS[6])
+    local pending = 0
+    for j = 1, #all, 2 do
+      if string.sub(all[j], 1, 8) == 'service:' and all[j + 1] ~= 'done' then pending = pending + 1 end
     end
-    completed = 1
+    if pending == 0 and not redis.call('HGET', KEYS[6], 'completed_at') then
+      redis.call('HSET', KEYS[6], 'completed_at', ARGV[7])
+      redis.call('HSET', KEYS[4], 'last_completed_scan_id', ARGV[8], 'last_completed_scan_at', ARGV[7])
+      local state = redis.call('HGET', KEYS[4], 'state')
+      if (not state) or state == 'pending' or state == 'connected' or state == 'stale' then
+        redis.call('HSET', KEYS[4], 'state', 'active')
+      end
+      return 2
+    end
   end
+  return 1
 end
-return 1 + completed
 "#;
+
+/// A whole result in one atomic step. Returns 0 duplicate, 1 applied, 2 applied and scan
+/// completed, -1 no such connection, -2 no such scan for this service.
+static INGEST_WHOLE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{INGEST_PRELUDE}
+local refused = refusal()
+if refused then return refused end
+for i = 1, tonumber(ARGV[9]) do apply_check(i) end
+return finish_job()
+"
+    )
+});
+
+/// One check of a combined result (ARGV holds one), marked `a:<check id>` in the staging hash
+/// so that a retry after a failure part-way does not apply it twice. Returns 3 applied (or
+/// already), the refusals of [`INGEST_PRELUDE`], or -3 when the staged pieces are gone.
+static INGEST_CHECK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{INGEST_PRELUDE}
+local refused = refusal()
+if refused then return refused end
+if redis.call('EXISTS', KEYS[9]) == 0 then return -3 end
+local mark = 'a:' .. ARGV[10]
+if redis.call('HEXISTS', KEYS[9], mark) == 0 then
+  apply_check(1)
+  redis.call('HSET', KEYS[9], mark, '1')
+end
+return 3
+"
+    )
+});
+
+/// The end of a combined result, once every check is in: the job's records, and the staged
+/// pieces dropped. Returns as [`INGEST_WHOLE`].
+static INGEST_FINISH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{INGEST_PRELUDE}
+local refused = refusal()
+if refused then return refused end
+local done = finish_job()
+redis.call('DEL', KEYS[9])
+return done
+"
+    )
+});
 
 fn history_entry(entry: redis::streams::StreamId) -> HistoryEntry {
     let text = |name: &str| entry.get::<String>(name);
@@ -257,6 +311,61 @@ struct ScanSummary<'a> {
     collect_ms: u64,
 }
 
+/// The summary of a job kept in the scans stream.
+fn summary_of(
+    result: &ScanResult,
+    counts: std::collections::BTreeMap<&'static str, usize>,
+) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(&ScanSummary {
+        trigger: result.trigger,
+        worker: &result.worker,
+        counts,
+        arm_requests: result.arm.requests,
+        arm_throttled: result.arm.throttled,
+        collect_ms: result.arm.collect_ms,
+    })?)
+}
+
+/// A check's four arguments to an ingestion script: id, status, fingerprint, stored body.
+fn push_check(
+    invocation: &mut redis::ScriptInvocation<'_>,
+    result: &ScanResult,
+    check: &CheckResult,
+    previous: &HashMap<String, Option<String>>,
+) -> Result<(), StoreError> {
+    let stored = StoredCheckResult {
+        result: check.clone(),
+        service: result.service.clone(),
+        scan_id: result.scan_id,
+        job_id: result.job_id,
+        finished_at: result.finished_at,
+        last_good: previous
+            .get(check.check_id.as_str())
+            .and_then(|p| last_good_of(p.as_deref())),
+    };
+    invocation
+        .arg(&check.check_id)
+        .arg(check.status.as_str())
+        .arg(fingerprint(check))
+        .arg(serde_json::to_string(&stored)?);
+    Ok(())
+}
+
+/// What an ingestion script's answer means.
+fn outcome_of(code: i64) -> IngestOutcome {
+    match code {
+        -1 => IngestOutcome::Refused("the connection does not exist"),
+        -2 => IngestOutcome::Refused("no scan of this connection was enqueued for this service"),
+        0 => IngestOutcome::Duplicate,
+        2 => IngestOutcome::Applied {
+            scan_completed: true,
+        },
+        _ => IngestOutcome::Applied {
+            scan_completed: false,
+        },
+    }
+}
+
 /// Records a scan about to be enqueued, only while its connection exists. HSETNX: re-enqueuing
 /// the same scan keeps what is already done. KEYS: record, scan, scan ids. ARGV: scan id, TTL
 /// (s), trigger, created_at, created_ms, then one `service:<id>` field per service.
@@ -273,55 +382,131 @@ return 1
 "#;
 
 impl Store {
-    /// Ingests one scan result. Idempotent on `job_id`.
+    /// Ingests one scan result, atomically. Idempotent on `job_id`.
     pub async fn ingest(&self, result: &ScanResult) -> Result<IngestOutcome, StoreError> {
-        let id = result.connection_id;
-        if let Some(error) = &result.connection_error
-            && let Some(state) = super::ConnectionState::from_token_diagnosis(error.diagnosis)
-            && !self.validated_since(id, result.started_at).await?
-        {
-            // Before the results, so the script does not mark the scan's connection active.
-            let diagnosis = super::Diagnosis {
-                summary: error.message.clone(),
-                remediation: error.remediation.clone(),
-                details: [
-                    ("trace_id", error.trace_id.clone()),
-                    ("correlation_id", error.correlation_id.clone()),
-                ]
-                .into_iter()
-                .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
-                .collect(),
-            };
-            // Only while the connection exists: a late result of a deleted one writes nothing.
-            let _: i64 = redis::Script::new(
-                "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
-                 redis.call('HSET', KEYS[2], 'state', ARGV[1], 'diagnosis', ARGV[2]) return 1",
-            )
-            .key(self.keys.record(id))
-            .key(self.keys.status(id))
-            .arg(state.as_str())
-            .arg(serde_json::to_string(&diagnosis)?)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        }
-        let retention_ms = u64::try_from(self.retention.history.as_millis()).unwrap_or(u64::MAX);
+        self.note_connection_error(result).await?;
         let mut counts = std::collections::BTreeMap::new();
         for c in &result.checks {
             *counts.entry(c.status.as_str()).or_insert(0) += 1;
         }
-        let summary = serde_json::to_string(&ScanSummary {
-            trigger: result.trigger,
-            worker: &result.worker,
-            counts,
-            arm_requests: result.arm.requests,
-            arm_throttled: result.arm.throttled,
-            collect_ms: result.arm.collect_ms,
-        })?;
+        let summary = summary_of(result, counts)?;
         // When the result was ingested, by the scheduler's clock (never the message's).
         let ingested_at = Utc::now().to_rfc3339();
-
-        let script = redis::Script::new(INGEST_SCRIPT);
+        let script = redis::Script::new(&INGEST_WHOLE);
         let mut invocation = script.prepare_invoke();
+        self.ingestion_args(&mut invocation, result, &summary, &ingested_at, None);
+        invocation.arg(result.checks.len());
+        let previous = self.previous_of_transient(result, &result.checks).await?;
+        for check in &result.checks {
+            push_check(&mut invocation, result, check, &previous)?;
+        }
+        let code: i64 = invocation.invoke_async(&mut self.conn.clone()).await?;
+        Ok(outcome_of(code))
+    }
+
+    /// Ingests a job's result from its staged pieces (every one in), one check at a time: the
+    /// pieces of one check are read, combined, stored, and let go before the next check's, so
+    /// that the ingester never holds a big subscription's whole result. The job's own records
+    /// come last, once every check is in, and drop the staged pieces; a retry after a failure
+    /// part-way skips the checks already stored. Idempotent on the job id like [`Self::ingest`].
+    pub async fn ingest_staged(&self, staged: &StagedJob) -> Result<IngestOutcome, StoreError> {
+        let Some(header) = crate::fragments::combine_envelopes(staged.envelopes.clone()) else {
+            return Ok(IngestOutcome::Refused("no pieces to combine"));
+        };
+        self.note_connection_error(&header).await?;
+        let service = crate::checks::service(&header.service);
+        let mut ids: Vec<&str> = staged.check_ids().collect();
+        if let Some(service) = service {
+            ids.sort_by_key(|id| service.checks.iter().position(|c| c.meta.id == *id));
+        }
+        let ingested_at = Utc::now().to_rfc3339();
+        let mut counts = std::collections::BTreeMap::new();
+        for id in ids {
+            let pieces = self.staged_check(staged, id).await?;
+            let Some(check) = crate::fragments::combine_pieces(service, pieces) else {
+                continue;
+            };
+            *counts.entry(check.status.as_str()).or_insert(0) += 1;
+            let script = redis::Script::new(&INGEST_CHECK);
+            let mut invocation = script.prepare_invoke();
+            self.ingestion_args(&mut invocation, &header, "", &ingested_at, Some(staged));
+            invocation.arg(1);
+            let previous = self
+                .previous_of_transient(&header, std::slice::from_ref(&check))
+                .await?;
+            push_check(&mut invocation, &header, &check, &previous)?;
+            let code: i64 = invocation.invoke_async(&mut self.conn.clone()).await?;
+            match code {
+                3 => {}
+                -3 => return Ok(IngestOutcome::Refused("the staged pieces expired")),
+                other => return Ok(outcome_of(other)),
+            }
+        }
+        let summary = summary_of(&header, counts)?;
+        let script = redis::Script::new(&INGEST_FINISH);
+        let mut invocation = script.prepare_invoke();
+        self.ingestion_args(
+            &mut invocation,
+            &header,
+            &summary,
+            &ingested_at,
+            Some(staged),
+        );
+        invocation.arg(0);
+        let code: i64 = invocation.invoke_async(&mut self.conn.clone()).await?;
+        Ok(outcome_of(code))
+    }
+
+    /// A sign-in failure in `result` becomes the connection's state and diagnosis, unless the
+    /// connection was validated since the job started. Before the results, so that the script
+    /// does not mark the scan's connection active.
+    async fn note_connection_error(&self, result: &ScanResult) -> Result<(), StoreError> {
+        let id = result.connection_id;
+        let Some(error) = &result.connection_error else {
+            return Ok(());
+        };
+        let Some(state) = super::ConnectionState::from_token_diagnosis(error.diagnosis) else {
+            return Ok(());
+        };
+        if self.validated_since(id, result.started_at).await? {
+            return Ok(());
+        }
+        let diagnosis = super::Diagnosis {
+            summary: error.message.clone(),
+            remediation: error.remediation.clone(),
+            details: [
+                ("trace_id", error.trace_id.clone()),
+                ("correlation_id", error.correlation_id.clone()),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+            .collect(),
+        };
+        // Only while the connection exists: a late result of a deleted one writes nothing.
+        let _: i64 = redis::Script::new(
+            "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
+             redis.call('HSET', KEYS[2], 'state', ARGV[1], 'diagnosis', ARGV[2]) return 1",
+        )
+        .key(self.keys.record(id))
+        .key(self.keys.status(id))
+        .arg(state.as_str())
+        .arg(serde_json::to_string(&diagnosis)?)
+        .invoke_async(&mut self.conn.clone())
+        .await?;
+        Ok(())
+    }
+
+    /// The keys and the arguments before the check count that every ingestion script takes
+    /// (see [`INGEST_PRELUDE`]); the staging hash last for a combined result.
+    fn ingestion_args(
+        &self,
+        invocation: &mut redis::ScriptInvocation<'_>,
+        result: &ScanResult,
+        summary: &str,
+        ingested_at: &str,
+        staged: Option<&StagedJob>,
+    ) {
+        let id = result.connection_id;
         invocation
             .key(self.keys.ingested_jobs(id))
             .key(self.keys.latest(id))
@@ -331,6 +516,10 @@ impl Store {
             .key(self.keys.scan(id, result.scan_id))
             .key(self.keys.history(id))
             .key(self.keys.record(id));
+        if let Some(staged) = staged {
+            invocation.key(staged.key());
+        }
+        let retention_ms = u64::try_from(self.retention.history.as_millis()).unwrap_or(u64::MAX);
         invocation
             .arg(result.job_id.to_string())
             .arg(0)
@@ -338,59 +527,36 @@ impl Store {
             .arg(summary)
             .arg(retention_ms)
             .arg(u64::try_from(IDEMPOTENCY_WINDOW.as_millis()).unwrap_or(u64::MAX))
-            .arg(&ingested_at)
-            .arg(result.scan_id.to_string())
-            .arg(result.checks.len());
-        // A transient Error keeps the last good evaluation (a sign-in failure that needs the
-        // customer is news of its own, carried by the connection error).
-        let transient: Vec<&str> = result
-            .checks
+            .arg(ingested_at)
+            .arg(result.scan_id.to_string());
+    }
+
+    /// The stored latest results of `checks` that are transient Errors in `result`: a transient
+    /// Error keeps the last good evaluation (a sign-in failure that needs the customer is news
+    /// of its own, carried by the connection error).
+    async fn previous_of_transient(
+        &self,
+        result: &ScanResult,
+        checks: &[CheckResult],
+    ) -> Result<HashMap<String, Option<String>>, StoreError> {
+        let transient: Vec<&str> = checks
             .iter()
             .filter(|c| c.status == CheckStatus::Error && result.connection_error.is_none())
             .map(|c| c.check_id.as_str())
             .collect();
-        let mut previous: HashMap<&str, Option<String>> = HashMap::new();
-        if !transient.is_empty() {
-            let mut conn = self.conn.clone();
-            let values: Vec<Option<String>> = redis::cmd("HMGET")
-                .arg(self.keys.latest(id))
-                .arg(&transient)
-                .query_async(&mut conn)
-                .await?;
-            previous = transient.iter().copied().zip(values).collect();
+        if transient.is_empty() {
+            return Ok(HashMap::new());
         }
-        for check in &result.checks {
-            let stored = StoredCheckResult {
-                result: check.clone(),
-                service: result.service.clone(),
-                scan_id: result.scan_id,
-                job_id: result.job_id,
-                finished_at: result.finished_at,
-                last_good: previous
-                    .get(check.check_id.as_str())
-                    .and_then(|p| last_good_of(p.as_deref())),
-            };
-            invocation
-                .arg(&check.check_id)
-                .arg(check.status.as_str())
-                .arg(fingerprint(check))
-                .arg(serde_json::to_string(&stored)?);
-        }
-        let mut conn = self.conn.clone();
-        let code: i64 = invocation.invoke_async(&mut conn).await?;
-        Ok(match code {
-            -1 => IngestOutcome::Refused("the connection does not exist"),
-            -2 => {
-                IngestOutcome::Refused("no scan of this connection was enqueued for this service")
-            }
-            0 => IngestOutcome::Duplicate,
-            2 => IngestOutcome::Applied {
-                scan_completed: true,
-            },
-            _ => IngestOutcome::Applied {
-                scan_completed: false,
-            },
-        })
+        let values: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.keys.latest(result.connection_id))
+            .arg(&transient)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(transient
+            .into_iter()
+            .map(str::to_string)
+            .zip(values)
+            .collect())
     }
 
     /// Whether the connection was validated after `t` (a sign-in failure seen by a job that

@@ -2,7 +2,10 @@
 //!
 //! A split job's parts run on any worker and a big result travels in chunks, so the ingester
 //! receives a job's result as pieces in any order, each possibly more than once. Each piece is
-//! kept (once) in a hash per job under the connection's hash tag; the script that stores a piece
+//! kept (once) in a hash per job under the connection's hash tag, its envelope (ids, times, ARM
+//! usage) in one field and each of its checks in a field of its own, so that the ingester can
+//! later read, combine and store one check at a time (a subscription's whole result is hundreds
+//! of MiB once parsed; one check's is what the API serves anyway). The script that stores a piece
 //! also says whether every chunk of every part is now in (following each part's continuations,
 //! the parts that took over the items it had no time for; for a split streamed from its list,
 //! only as many parts as the coordinator's pieces say it used). Then the caller combines the pieces and
@@ -14,7 +17,9 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::messages::{Fragment, ScanResult};
+use std::collections::BTreeMap;
+
+use crate::messages::{CheckResult, Fragment, ScanResult};
 
 use super::{Store, StoreError};
 
@@ -29,16 +34,46 @@ pub const MAX_STAGED_BYTES: u64 = 512 * 1024 * 1024;
 pub enum Staged {
     /// More pieces are missing.
     Waiting,
-    /// Every piece is in: these are all of them.
-    Complete(Vec<ScanResult>),
+    /// Every piece is in (read them with [`Store::staged_job`]).
+    Complete,
     /// The piece contradicts pieces already staged (another number of parts or chunks).
     Refused(String),
+}
+
+/// A complete job's staged pieces, as [`Store::staged_job`] found them.
+#[derive(Debug)]
+pub struct StagedJob {
+    key: String,
+    /// Every piece's envelope (its checks left out).
+    pub envelopes: Vec<ScanResult>,
+    /// Check id -> the fields of its pieces, in part and chunk order.
+    checks: BTreeMap<String, Vec<PieceOf>>,
+}
+
+impl StagedJob {
+    /// The ids of the checks the pieces hold.
+    pub fn check_ids(&self) -> impl Iterator<Item = &str> {
+        self.checks.keys().map(String::as_str)
+    }
+
+    /// The staging hash (its `a:<check id>` fields mark checks already ingested).
+    pub(super) fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+#[derive(Debug)]
+struct PieceOf {
+    part: u32,
+    chunk: u32,
+    field: String,
 }
 
 const STAGE: &str = r#"
 -- KEYS[1]: staging hash of one job. ARGV: 1 piece field (p:<part>:<chunk>), 2 piece JSON,
 -- 3 parts, 4 part, 5 chunks, 6 ttl ms, 7 max staged bytes, 8 continuation part or '',
--- 9 parts used (part 0 of a streamed split) or ''.
+-- 9 parts used (part 0 of a streamed split) or '', 10 n checks, then per check: field
+-- (r:<part>:<chunk>:<check id>), check JSON.
 -- Returns {code, detail}: code 0 waiting, 1 complete, 2 refused.
 local key = KEYS[1]
 local parts = tonumber(ARGV[3])
@@ -57,10 +92,13 @@ if kc and kc ~= ARGV[8] then
   return {2, 'part ' .. ARGV[4] .. ' is continued by ' .. kc .. ', this piece says ' .. ARGV[8]}
 end
 if redis.call('HEXISTS', key, ARGV[1]) == 0 then
+  local n = tonumber(ARGV[10])
   local bytes = tonumber(redis.call('HGET', key, 'bytes') or '0') + string.len(ARGV[2])
+  for i = 1, n do bytes = bytes + string.len(ARGV[10 + 2 * i]) end
   if bytes > tonumber(ARGV[7]) then
     return {2, 'the job staged more than ' .. ARGV[7] .. ' bytes'}
   end
+  for i = 1, n do redis.call('HSET', key, ARGV[9 + 2 * i], ARGV[10 + 2 * i]) end
   redis.call('HSET', key, ARGV[1], ARGV[2], 'parts', parts, nfield, ARGV[5], 'bytes', bytes)
   if ARGV[8] ~= '' then redis.call('HSET', key, cfield, ARGV[8]) end
   -- (the first coordinator's count stands: a re-run one's pieces are not kept either)
@@ -103,13 +141,15 @@ impl Store {
         }
         let key = self.keys.staging(result.connection_id, result.job_id);
         let field = format!("p:{}:{}", fragment.part, fragment.chunk);
-        let body = serde_json::to_string(result)?;
+        let envelope = serde_json::to_string(&result.envelope())?;
         let ttl_ms = u64::try_from(STAGING_TTL.as_millis()).unwrap_or(u64::MAX);
         let mut conn = self.conn.clone();
-        let (code, detail): (i64, String) = redis::Script::new(STAGE)
+        let script = redis::Script::new(STAGE);
+        let mut invocation = script.prepare_invoke();
+        invocation
             .key(&key)
             .arg(&field)
-            .arg(&body)
+            .arg(&envelope)
             .arg(fragment.parts)
             .arg(fragment.part)
             .arg(fragment.chunks)
@@ -127,31 +167,104 @@ impl Store {
                     .map(|n| n.to_string())
                     .unwrap_or_default(),
             )
-            .invoke_async(&mut conn)
-            .await?;
-        match code {
-            0 => Ok(Staged::Waiting),
-            2 => Ok(Staged::Refused(detail)),
-            _ => {
-                let all: Vec<(String, String)> = redis::cmd("HGETALL")
-                    .arg(&key)
-                    .query_async(&mut conn)
-                    .await?;
-                let mut pieces = Vec::new();
-                for (field, value) in all {
-                    if !field.starts_with("p:") {
-                        continue;
+            .arg(result.checks.len());
+        for check in &result.checks {
+            invocation
+                .arg(format!(
+                    "r:{}:{}:{}",
+                    fragment.part, fragment.chunk, check.check_id
+                ))
+                .arg(serde_json::to_string(check)?);
+        }
+        let (code, detail): (i64, String) = invocation.invoke_async(&mut conn).await?;
+        Ok(match code {
+            0 => Staged::Waiting,
+            2 => Staged::Refused(detail),
+            _ => Staged::Complete,
+        })
+    }
+
+    /// The pieces of a complete job: their envelopes, and where each check's pieces are.
+    pub async fn staged_job(
+        &self,
+        connection_id: Uuid,
+        job_id: Uuid,
+    ) -> Result<StagedJob, StoreError> {
+        let key = self.keys.staging(connection_id, job_id);
+        let mut conn = self.conn.clone();
+        let fields: Vec<String> = redis::cmd("HKEYS").arg(&key).query_async(&mut conn).await?;
+        let envelope_fields: Vec<&String> = fields.iter().filter(|f| f.starts_with("p:")).collect();
+        let mut envelopes = Vec::with_capacity(envelope_fields.len());
+        if !envelope_fields.is_empty() {
+            let values: Vec<Option<String>> = redis::cmd("HMGET")
+                .arg(&key)
+                .arg(&envelope_fields)
+                .query_async(&mut conn)
+                .await?;
+            for (field, value) in envelope_fields.iter().zip(values) {
+                let Some(value) = value else { continue };
+                envelopes.push(serde_json::from_str::<ScanResult>(&value).map_err(|e| {
+                    StoreError::Corrupt {
+                        key: format!("{key} {field}"),
+                        reason: e.to_string(),
                     }
-                    let piece: ScanResult =
-                        serde_json::from_str(&value).map_err(|e| StoreError::Corrupt {
-                            key: format!("{key} {field}"),
-                            reason: e.to_string(),
-                        })?;
-                    pieces.push(piece);
-                }
-                Ok(Staged::Complete(pieces))
+                })?);
             }
         }
+        let mut checks: BTreeMap<String, Vec<PieceOf>> = BTreeMap::new();
+        for field in fields {
+            let Some(rest) = field.strip_prefix("r:") else {
+                continue;
+            };
+            let mut it = rest.splitn(3, ':');
+            let (Some(part), Some(chunk), Some(check)) = (
+                it.next().and_then(|p| p.parse().ok()),
+                it.next().and_then(|c| c.parse().ok()),
+                it.next(),
+            ) else {
+                continue;
+            };
+            checks
+                .entry(check.to_string())
+                .or_default()
+                .push(PieceOf { part, chunk, field });
+        }
+        for pieces in checks.values_mut() {
+            pieces.sort_by_key(|p| (p.part, p.chunk));
+        }
+        Ok(StagedJob {
+            key,
+            envelopes,
+            checks,
+        })
+    }
+
+    /// One check's staged pieces, in part and chunk order, each with its part.
+    pub async fn staged_check(
+        &self,
+        job: &StagedJob,
+        check_id: &str,
+    ) -> Result<Vec<(u32, CheckResult)>, StoreError> {
+        let Some(pieces) = job.checks.get(check_id) else {
+            return Ok(Vec::new());
+        };
+        let fields: Vec<&str> = pieces.iter().map(|p| p.field.as_str()).collect();
+        let mut conn = self.conn.clone();
+        let values: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(&job.key)
+            .arg(&fields)
+            .query_async(&mut conn)
+            .await?;
+        let mut out = Vec::with_capacity(values.len());
+        for (piece, value) in pieces.iter().zip(values) {
+            let Some(value) = value else { continue };
+            let check = serde_json::from_str(&value).map_err(|e| StoreError::Corrupt {
+                key: format!("{} {}", job.key, piece.field),
+                reason: e.to_string(),
+            })?;
+            out.push((piece.part, check));
+        }
+        Ok(out)
     }
 
     /// Drops a job's staged pieces once its combined result is ingested.

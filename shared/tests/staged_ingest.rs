@@ -1,0 +1,275 @@
+//! A job's result that arrives in pieces is ingested one check at a time from staging, against
+//! the real local Redis: the stored latest results, history and counters are exactly those of
+//! the same result ingested whole, and two ingesters finishing one job at once apply it once.
+
+use chrono::Utc;
+use redis::AsyncCommands;
+use shared::checks::CheckStatus;
+use shared::messages::{
+    ArmUsage, CheckResult, Evidence, Finding, FindingStatus, MESSAGE_VERSION, Message, ScanResult,
+    Trigger,
+};
+use shared::store::{ConnectionRecord, IngestOutcome, Staged, StagedJob, Store};
+use uuid::Uuid;
+
+async fn store() -> (Store, String) {
+    let prefix = format!("t{}.", &Uuid::new_v4().simple().to_string()[..10]);
+    let store = Store::connect(&"redis://127.0.0.1:6379/".parse().expect("url"), &prefix)
+        .await
+        .expect("redis");
+    (store, prefix)
+}
+
+fn record(id: Uuid) -> ConnectionRecord {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "organization_id": "acme", "name": "n", "credential_name": "c",
+        "tenant_id": "t", "client_id": "c", "subscription_id": Uuid::new_v4().to_string(),
+        "sealed_secret": "x", "secret_version": "1", "regions": [], "capabilities": {},
+        "cloud": {"kind": "public"}, "created_at": Utc::now(), "updated_at": Utc::now(),
+    }))
+    .expect("record")
+}
+
+fn finding(i: usize, failed: bool) -> Finding {
+    Finding {
+        resource_id: format!(
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa{i:05}"
+        ),
+        resource_name: format!("sa{i:05}"),
+        resource_type: "Microsoft.Storage/storageAccounts".into(),
+        location: Some("eastus".into()),
+        status: if failed {
+            FindingStatus::Failed
+        } else {
+            FindingStatus::Passed
+        },
+        evidence: vec![Evidence {
+            property: "properties.minimumTlsVersion".into(),
+            value: serde_json::json!(if failed { "TLS1_0" } else { "TLS1_2" }),
+            expected: "TLS1_2 or TLS1_3".into(),
+        }],
+        message: "m".into(),
+    }
+}
+
+/// Two storage checks over `accounts` accounts (every seventh fails the first), and a third
+/// without findings.
+fn checks(accounts: std::ops::Range<usize>) -> Vec<CheckResult> {
+    let tls: Vec<Finding> = accounts.clone().map(|i| finding(i, i % 7 == 0)).collect();
+    let https: Vec<Finding> = accounts.map(|i| finding(i, false)).collect();
+    vec![
+        CheckResult {
+            check_id: "storage.min_tls_12".into(),
+            status: if tls.iter().any(|f| f.status == FindingStatus::Failed) {
+                CheckStatus::Failed
+            } else {
+                CheckStatus::Passed
+            },
+            reason: "r".into(),
+            missing_permission: None,
+            findings: tls,
+        },
+        CheckResult {
+            check_id: "storage.secure_transfer_required".into(),
+            status: CheckStatus::Passed,
+            reason: "r".into(),
+            missing_permission: None,
+            findings: https,
+        },
+    ]
+}
+
+fn result(connection: Uuid, scan: Uuid, job: Uuid, checks: Vec<CheckResult>) -> ScanResult {
+    ScanResult {
+        schema: ScanResult::SCHEMA.into(),
+        version: MESSAGE_VERSION,
+        job_id: job,
+        scan_id: scan,
+        organization_id: "acme".into(),
+        connection_id: connection,
+        service: "storage".into(),
+        trigger: Trigger::Scheduled,
+        started_at: Utc::now(),
+        finished_at: Utc::now(),
+        worker: "test".into(),
+        arm: ArmUsage::default(),
+        checks,
+        connection_error: None,
+        fragment: None,
+    }
+}
+
+/// A connection with a scan of storage enqueued; returns (connection, scan).
+async fn connection(store: &Store) -> (Uuid, Uuid) {
+    let id = Uuid::new_v4();
+    store.create_connection(&record(id)).await.expect("create");
+    let scan = Uuid::new_v4();
+    store
+        .start_scan(id, scan, &["storage"], Trigger::Scheduled)
+        .await
+        .expect("start");
+    (id, scan)
+}
+
+/// Stages the pieces of a job of two parts (accounts 0..300 and 300..600), cut into chunks of
+/// 16 KiB, in a scrambled order; returns the staged job once the last is in.
+async fn stage_two_parts(store: &Store, id: Uuid, scan: Uuid, job: Uuid) -> StagedJob {
+    let mut pieces = Vec::new();
+    for (part, accounts) in [(0u32, 0..300), (1, 300..600)] {
+        let mut piece = result(id, scan, job, checks(accounts));
+        piece.fragment = Some(shared::messages::Fragment::whole(part, 2));
+        pieces.extend(shared::fragments::chunk(piece, part, 2, 16 * 1024));
+    }
+    assert!(pieces.len() > 4, "{} pieces", pieces.len());
+    pieces.reverse();
+    let last = pieces.len() - 1;
+    for (i, piece) in pieces.iter().enumerate() {
+        let fragment = piece.fragment.expect("fragment");
+        let staged = store.stage_fragment(piece, fragment).await.expect("stage");
+        match (i == last, staged) {
+            (false, Staged::Waiting) | (true, Staged::Complete) => {}
+            (_, other) => panic!("piece {i}: {other:?}"),
+        }
+    }
+    store.staged_job(id, job).await.expect("staged job")
+}
+
+/// (check id, status, sorted (resource, finding status)) of every latest result.
+async fn latest(store: &Store, id: Uuid) -> Vec<(String, CheckStatus, Vec<(String, String)>)> {
+    let mut out: Vec<_> = store
+        .latest_results(id)
+        .await
+        .expect("latest")
+        .into_iter()
+        .map(|s| {
+            let mut findings: Vec<(String, String)> = s
+                .result
+                .findings
+                .iter()
+                .map(|f| (f.resource_id.clone(), format!("{:?}", f.status)))
+                .collect();
+            findings.sort();
+            (s.result.check_id, s.result.status, findings)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+async fn cleanup(store: &Store, prefix: &str) {
+    let mut conn = store.redis();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    if !keys.is_empty() {
+        let _: () = conn.del(keys).await.expect("del");
+    }
+}
+
+#[tokio::test]
+async fn a_staged_job_is_stored_as_the_same_result_ingested_whole() {
+    let (store, prefix) = store().await;
+    // The same result, whole on one connection and in pieces on another.
+    let (whole_id, whole_scan) = connection(&store).await;
+    let outcome = store
+        .ingest(&result(
+            whole_id,
+            whole_scan,
+            Uuid::new_v4(),
+            checks(0..600),
+        ))
+        .await
+        .expect("ingest");
+    assert!(matches!(outcome, IngestOutcome::Applied { .. }));
+
+    let (id, scan) = connection(&store).await;
+    let job = Uuid::new_v4();
+    let staged = stage_two_parts(&store, id, scan, job).await;
+    let outcome = store.ingest_staged(&staged).await.expect("ingest staged");
+    assert_eq!(
+        outcome,
+        IngestOutcome::Applied {
+            scan_completed: true
+        }
+    );
+    let expected = latest(&store, whole_id).await;
+    assert_eq!(expected[0].2.len(), 600);
+    assert_eq!(latest(&store, id).await, expected);
+    let counts = |id| {
+        let store = store.clone();
+        async move {
+            store
+                .status(&record(id), Utc::now())
+                .await
+                .expect("status")
+                .counts
+        }
+    };
+    assert_eq!(counts(id).await, counts(whole_id).await);
+    assert_eq!(
+        store
+            .history(id, "storage.min_tls_12", 10)
+            .await
+            .expect("history")
+            .len(),
+        1
+    );
+    assert!(store.job_ingested(id, job).await.expect("ingested"));
+    let mut conn = store.redis();
+    let staging: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*staging*"))
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    assert!(
+        staging.is_empty(),
+        "the staged pieces are dropped: {staging:?}"
+    );
+    // Again (a redelivered last piece): nothing changes.
+    assert_eq!(
+        store.ingest_staged(&staged).await.expect("again"),
+        IngestOutcome::Duplicate
+    );
+    cleanup(&store, &prefix).await;
+}
+
+#[tokio::test]
+async fn two_ingesters_finishing_one_job_apply_it_once() {
+    let (store, prefix) = store().await;
+    for _ in 0..5 {
+        let (id, scan) = connection(&store).await;
+        let job = Uuid::new_v4();
+        let staged = stage_two_parts(&store, id, scan, job).await;
+        let again = store.staged_job(id, job).await.expect("staged");
+        let (a, b) = tokio::join!(store.ingest_staged(&staged), store.ingest_staged(&again));
+        let mut outcomes = vec![a.expect("a"), b.expect("b")];
+        outcomes.sort_by_key(|o| format!("{o:?}"));
+        assert_eq!(
+            outcomes,
+            vec![
+                IngestOutcome::Applied {
+                    scan_completed: true
+                },
+                IngestOutcome::Duplicate
+            ]
+        );
+        let status = store.status(&record(id), Utc::now()).await.expect("status");
+        assert_eq!(
+            status.counts.values().sum::<u64>(),
+            2,
+            "{:?}",
+            status.counts
+        );
+        assert_eq!(
+            store
+                .history(id, "storage.min_tls_12", 10)
+                .await
+                .expect("history")
+                .len(),
+            1
+        );
+    }
+    cleanup(&store, &prefix).await;
+}
