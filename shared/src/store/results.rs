@@ -330,23 +330,29 @@ fn summary_of(
 fn push_check(
     invocation: &mut redis::ScriptInvocation<'_>,
     result: &ScanResult,
-    check: &CheckResult,
+    check: CheckResult,
     previous: &HashMap<String, Option<String>>,
 ) -> Result<(), StoreError> {
+    let (id, status, fp) = (
+        check.check_id.clone(),
+        check.status.as_str(),
+        fingerprint(&check),
+    );
+    let last_good = previous
+        .get(check.check_id.as_str())
+        .and_then(|p| last_good_of(p.as_deref()));
     let stored = StoredCheckResult {
-        result: check.clone(),
+        result: check,
         service: result.service.clone(),
         scan_id: result.scan_id,
         job_id: result.job_id,
         finished_at: result.finished_at,
-        last_good: previous
-            .get(check.check_id.as_str())
-            .and_then(|p| last_good_of(p.as_deref())),
+        last_good,
     };
     invocation
-        .arg(&check.check_id)
-        .arg(check.status.as_str())
-        .arg(fingerprint(check))
+        .arg(id)
+        .arg(status)
+        .arg(fp)
         .arg(serde_json::to_string(&stored)?);
     Ok(())
 }
@@ -398,7 +404,7 @@ impl Store {
         invocation.arg(result.checks.len());
         let previous = self.previous_of_transient(result, &result.checks).await?;
         for check in &result.checks {
-            push_check(&mut invocation, result, check, &previous)?;
+            push_check(&mut invocation, result, check.clone(), &previous)?;
         }
         let code: i64 = invocation.invoke_async(&mut self.conn.clone()).await?;
         Ok(outcome_of(code))
@@ -434,7 +440,7 @@ impl Store {
             let previous = self
                 .previous_of_transient(&header, std::slice::from_ref(&check))
                 .await?;
-            push_check(&mut invocation, &header, &check, &previous)?;
+            push_check(&mut invocation, &header, check, &previous)?;
             let code: i64 = invocation.invoke_async(&mut self.conn.clone()).await?;
             match code {
                 3 => {}

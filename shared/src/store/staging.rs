@@ -248,15 +248,15 @@ impl Store {
         let Some(pieces) = job.checks.get(check_id) else {
             return Ok(Vec::new());
         };
-        let fields: Vec<&str> = pieces.iter().map(|p| p.field.as_str()).collect();
+        // One piece at a time: each is up to a message's size as text.
         let mut conn = self.conn.clone();
-        let values: Vec<Option<String>> = redis::cmd("HMGET")
-            .arg(&job.key)
-            .arg(&fields)
-            .query_async(&mut conn)
-            .await?;
-        let mut out = Vec::with_capacity(values.len());
-        for (piece, value) in pieces.iter().zip(values) {
+        let mut out = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            let value: Option<String> = redis::cmd("HGET")
+                .arg(&job.key)
+                .arg(&piece.field)
+                .query_async(&mut conn)
+                .await?;
             let Some(value) = value else { continue };
             let check = serde_json::from_str(&value).map_err(|e| StoreError::Corrupt {
                 key: format!("{} {}", job.key, piece.field),
