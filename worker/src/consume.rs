@@ -165,7 +165,7 @@ async fn handle(
     } else {
         "scheduled"
     };
-    let job: ScanJob = match decode(&delivery.data) {
+    let mut job: ScanJob = match decode(&delivery.data) {
         Ok(job) => job,
         Err(e) => {
             metrics
@@ -203,6 +203,10 @@ async fn handle(
     if job.service == shared::assets::ASSET_SERVICE {
         crate::assets::handle(publisher, ctx, queue, &delivery, &job, timeout).await;
         return;
+    }
+    // Each try decodes the job afresh and takes its slice; this copy keeps its place only.
+    if let Some(part) = job.part.as_mut() {
+        part.items = Vec::new();
     }
     // Label values only from the catalogue: a job for an unknown service mints no new series.
     let service_label = if shared::checks::service(&job.service).is_some() {
@@ -252,7 +256,12 @@ async fn handle(
                     publisher,
                     keys: &ctx.result_keys,
                 };
-                match tokio::time::timeout(timeout, execute(ctx, &job, deadline, &parts_out)).await
+                // Decoded again for each try: the job moves into it (a part's slice is the
+                // bulk of its memory), and `job` keeps only what the outcome needs.
+                let attempt: ScanJob = decode(&delivery.data)
+                    .map_err(|e| JobError::Unprocessable(format!("undecodable job: {e}")))?;
+                match tokio::time::timeout(timeout, execute(ctx, attempt, deadline, &parts_out))
+                    .await
                 {
                     Ok(outcome) => outcome,
                     Err(_) => {

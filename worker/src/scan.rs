@@ -75,18 +75,20 @@ pub struct JobOutput {
 /// come back in the output.
 pub async fn execute<P: PartOut>(
     ctx: &ScanContext,
-    job: &ScanJob,
+    mut job: ScanJob,
     deadline: tokio::time::Instant,
     parts_out: &P,
 ) -> Result<JobOutput, JobError> {
     let started_at = Utc::now();
     let service = checks::service(&job.service)
         .ok_or_else(|| JobError::Unprocessable(format!("unknown service {:?}", job.service)))?;
-    // A part job carries Azure data: check it before anything else.
-    let part_dataset = match &job.part {
+    // A part job carries Azure data: check it before anything else. Its slice moves into the
+    // dataset.
+    let part_dataset = match job.part.as_mut() {
         Some(part) => Some(parts::part_dataset(service, part).map_err(JobError::Unprocessable)?),
         None => None,
     };
+    let job = &job;
     let record = ctx
         .store
         .connection(job.connection_id)
@@ -126,7 +128,7 @@ pub async fn execute<P: PartOut>(
             // The lists that taught the coordinator's session where each resource lives were
             // read by another worker: learn it from the slice, or every child read of this part
             // would draw from the provider's region-less bucket instead of its region's.
-            session.remember_locations_of(&part.items);
+            session.remember_locations_of(dataset.items(&part.collection));
             for carried in &part.carried {
                 session.remember_locations_of(&carried.items);
             }

@@ -99,8 +99,9 @@ fn slice_budget(carried: &[CarriedList], bound: usize) -> Option<usize> {
 }
 
 /// The dataset a part starts from (its slice and the carried lists), after checking that the
-/// part is one this build would have made.
-pub fn part_dataset(service: &ServiceDef, part: &JobPart) -> Result<Dataset, String> {
+/// part is one this build would have made. The slice moves out of `part` (it is the bulk of a
+/// part's memory; the part keeps its place and carried lists for a continuation).
+pub fn part_dataset(service: &ServiceDef, part: &mut JobPart) -> Result<Dataset, String> {
     if part.of < 2
         || part.of > MAX_PARTS
         || part.index.is_multiple_of(part.of)
@@ -144,7 +145,7 @@ pub fn part_dataset(service: &ServiceDef, part: &JobPart) -> Result<Dataset, Str
         .into_iter()
         .next()
         .ok_or_else(|| "no such collection".to_string())?;
-    dataset.insert_list(key, ListOutcome::Items(part.items.clone()));
+    dataset.insert_list(key, ListOutcome::Items(std::mem::take(&mut part.items)));
     Ok(dataset)
 }
 
@@ -270,13 +271,13 @@ mod tests {
             items: accounts(2),
             carried: Vec::new(),
         };
-        let dataset = part_dataset(storage(), &good).expect("valid");
-        let continuation = JobPart {
+        let dataset = part_dataset(storage(), &mut good.clone()).expect("valid");
+        let mut continuation = JobPart {
             index: 4,
             ..good.clone()
         };
         assert!(
-            part_dataset(storage(), &continuation).is_ok(),
+            part_dataset(storage(), &mut continuation).is_ok(),
             "part 1 continued as 1 + 3"
         );
         assert_eq!(dataset.items("storage.accounts").len(), 2);
@@ -305,8 +306,8 @@ mod tests {
                 ..good.clone()
             },
         ];
-        for bad in cases {
-            assert!(part_dataset(storage(), &bad).is_err(), "{bad:?}");
+        for mut bad in cases {
+            assert!(part_dataset(storage(), &mut bad).is_err(), "{bad:?}");
         }
     }
 

@@ -421,7 +421,7 @@ mod tests {
             assert_eq!(part.of, MAX_PARTS);
             assert_eq!(part.collection, "storage.accounts");
             assert_eq!(part_job.job_id, job.job_id);
-            assert!(super::super::part_dataset(storage(), part).is_ok());
+            assert!(super::super::part_dataset(storage(), &mut part.clone()).is_ok());
         }
         assert_eq!(parts[10].part.as_ref().map(|p| p.items.len()), Some(30));
     }
