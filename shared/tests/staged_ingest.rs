@@ -273,3 +273,41 @@ async fn two_ingesters_finishing_one_job_apply_it_once() {
     }
     cleanup(&store, &prefix).await;
 }
+
+#[tokio::test]
+async fn a_streamed_split_waits_for_the_parts_its_coordinator_says_it_used() {
+    use shared::messages::{Fragment, MAX_PARTS};
+    let (store, prefix) = store().await;
+    let (id, scan) = connection(&store).await;
+    // Parts numbered against MAX_PARTS, the coordinator (part 0) last, then first.
+    for coordinator_first in [false, true] {
+        let job = Uuid::new_v4();
+        let piece = |part: u32, accounts: std::ops::Range<usize>| {
+            let mut piece = result(id, scan, job, checks(accounts));
+            piece.fragment = Some(Fragment {
+                parts_used: (part == 0).then_some(3),
+                ..Fragment::whole(part, MAX_PARTS)
+            });
+            piece
+        };
+        let mut order = vec![piece(1, 0..10), piece(2, 10..20), piece(0, 0..0)];
+        if coordinator_first {
+            order.rotate_right(1);
+        }
+        let mut outcomes = Vec::new();
+        for p in &order {
+            let fragment = p.fragment.expect("fragment");
+            outcomes.push(store.stage_fragment(p, fragment).await.expect("stage"));
+        }
+        assert!(
+            matches!(
+                outcomes.as_slice(),
+                [Staged::Waiting, Staged::Waiting, Staged::Complete]
+            ),
+            "coordinator first: {coordinator_first}: {outcomes:?}"
+        );
+        let staged = store.staged_job(id, job).await.expect("staged");
+        assert_eq!(staged.envelopes.len(), 3);
+    }
+    cleanup(&store, &prefix).await;
+}
