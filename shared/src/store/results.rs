@@ -149,10 +149,34 @@ pub fn fingerprint(result: &CheckResult) -> String {
         })
         .collect();
     findings.sort();
-    let canonical =
-        serde_json::json!([result.status.as_str(), result.missing_permission, findings,]);
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
+    // The canonical text, `["<status>",<missing permission>,[[id,status,[[property,value],..]],..]]`,
+    // is hashed as it is written: a check with ten thousand findings is never built as a JSON
+    // tree (tuples serialize as the arrays such a tree would print, byte for byte).
+    let mut hasher = HashWriter(Sha256::new());
+    let canonical = (
+        result.status.as_str(),
+        &result.missing_permission,
+        &findings,
+    );
+    if serde_json::to_writer(&mut hasher, &canonical).is_err() {
+        // (strings and tuples cannot fail to serialize; an empty digest would only mean "changed")
+        return String::new();
+    }
+    let digest = hasher.0.finalize();
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Feeds written bytes to a digest.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What every ingestion script starts with: the checks that refuse a result, and the two halves
@@ -759,6 +783,71 @@ mod tests {
                 message: "m".into(),
             }],
         }
+    }
+
+    #[test]
+    fn fingerprints_are_those_of_the_canonical_json_tree() {
+        // The digest written as it streams must stay the one stored fingerprints were made with.
+        let tree = |result: &CheckResult| {
+            let mut findings: Vec<_> = result
+                .findings
+                .iter()
+                .map(|f| {
+                    let mut evidence: Vec<_> = f
+                        .evidence
+                        .iter()
+                        .map(|e| (e.property.as_str(), e.value.to_string()))
+                        .collect();
+                    evidence.sort();
+                    (
+                        f.resource_id.to_ascii_lowercase(),
+                        format!("{:?}", f.status),
+                        evidence,
+                    )
+                })
+                .collect();
+            findings.sort();
+            let canonical =
+                serde_json::json!([result.status.as_str(), result.missing_permission, findings,]);
+            let digest = Sha256::digest(canonical.to_string().as_bytes());
+            digest[..16]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let finding = |id: &str, value: serde_json::Value| crate::messages::Finding {
+            resource_id: id.into(),
+            resource_name: "n".into(),
+            resource_type: "t".into(),
+            location: None,
+            status: crate::messages::FindingStatus::Failed,
+            evidence: vec![crate::messages::Evidence {
+                property: "properties.\"odd\" name".into(),
+                value,
+                expected: "x".into(),
+            }],
+            message: "m".into(),
+        };
+        let result = CheckResult {
+            check_id: "c".into(),
+            status: CheckStatus::Failed,
+            reason: "r".into(),
+            missing_permission: Some("Microsoft.Web/sites/config/list/action".into()),
+            findings: vec![
+                finding(
+                    "/B/ünïcode\u{1}",
+                    serde_json::json!({"a": [1, 2.5, null, "q\"uote"]}),
+                ),
+                finding("/a/x", serde_json::json!("TLS1_0")),
+            ],
+        };
+        assert_eq!(fingerprint(&result), tree(&result));
+        let empty = CheckResult {
+            findings: Vec::new(),
+            missing_permission: None,
+            ..result
+        };
+        assert_eq!(fingerprint(&empty), tree(&empty));
     }
 
     #[test]
