@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::checks::{self, CheckStatus};
+use crate::json_size::json_len;
 use crate::messages::{ArmUsage, CheckResult, Finding, Fragment, ScanResult};
 
 /// Room left in a chunk for the message's envelope (ids, worker name, usage).
@@ -247,11 +248,6 @@ fn combine_check(
         }
         _ => head,
     }
-}
-
-/// Serialized length, for sizing chunks.
-fn json_len<T: serde::Serialize>(value: &T) -> usize {
-    serde_json::to_vec(value).map_or(usize::MAX / 4, |v| v.len())
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod fragments;
+pub mod json_size;
 pub mod messages;
 pub mod metrics;
 pub mod signals;

@@ -377,7 +377,7 @@ fn push_check(
         .arg(id)
         .arg(status)
         .arg(fp)
-        .arg(serde_json::to_string(&stored)?);
+        .arg(crate::json_size::to_string_exact(&stored)?);
     Ok(())
 }
 

@@ -259,25 +259,10 @@ impl<P: PartOut> PageSink for StreamSplit<'_, P> {
     }
 }
 
-/// Serialized length of `value` plus a comma, counted without building the bytes.
+/// Serialized length of `value` plus a comma.
 pub(super) fn json_len(value: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    match serde_json::to_writer(&mut count, value) {
-        Ok(()) => count.0 + 1,
-        Err(_) => usize::MAX / 4,
-    }
+    shared::json_size::json_len(value).saturating_add(1)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
