@@ -3,32 +3,16 @@
 //! the same result ingested whole, and two ingesters finishing one job at once apply it once.
 
 use chrono::Utc;
-use redis::AsyncCommands;
 use shared::checks::CheckStatus;
 use shared::messages::{
     ArmUsage, CheckResult, Evidence, Finding, FindingStatus, MESSAGE_VERSION, Message, ScanResult,
     Trigger,
 };
-use shared::store::{ConnectionRecord, IngestOutcome, Staged, StagedJob, Store};
+use shared::store::{IngestOutcome, Staged, StagedJob, Store};
 use uuid::Uuid;
 
-async fn store() -> (Store, String) {
-    let prefix = format!("t{}.", &Uuid::new_v4().simple().to_string()[..10]);
-    let store = Store::connect(&"redis://127.0.0.1:6379/".parse().expect("url"), &prefix)
-        .await
-        .expect("redis");
-    (store, prefix)
-}
-
-fn record(id: Uuid) -> ConnectionRecord {
-    serde_json::from_value(serde_json::json!({
-        "id": id, "organization_id": "acme", "name": "n", "credential_name": "c",
-        "tenant_id": "t", "client_id": "c", "subscription_id": Uuid::new_v4().to_string(),
-        "sealed_secret": "x", "secret_version": "1", "regions": [], "capabilities": {},
-        "cloud": {"kind": "public"}, "created_at": Utc::now(), "updated_at": Utc::now(),
-    }))
-    .expect("record")
-}
+mod store_support;
+use store_support::{cleanup, record, store};
 
 fn finding(i: usize, failed: bool) -> Finding {
     Finding {
@@ -154,18 +138,6 @@ async fn latest(store: &Store, id: Uuid) -> Vec<(String, CheckStatus, Vec<(Strin
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
-}
-
-async fn cleanup(store: &Store, prefix: &str) {
-    let mut conn = store.redis();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .expect("keys");
-    if !keys.is_empty() {
-        let _: () = conn.del(keys).await.expect("del");
-    }
 }
 
 #[tokio::test]

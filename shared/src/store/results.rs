@@ -131,6 +131,29 @@ pub const IDEMPOTENCY_WINDOW: std::time::Duration =
 /// findings (resource, verdict, evidence) in a canonical order. Reason text is left out: it is
 /// derived from the findings.
 pub fn fingerprint(result: &CheckResult) -> String {
+    let findings = canonical_findings(result);
+    // The canonical text, `["<status>",<missing permission>,[[id,status,[[property,value],..]],..]]`,
+    // is hashed as it is written: a check with ten thousand findings is never built as a JSON
+    // tree (tuples serialize as the arrays such a tree would print, byte for byte).
+    let mut hasher = HashWriter(Sha256::new());
+    let canonical = (
+        result.status.as_str(),
+        &result.missing_permission,
+        &findings,
+    );
+    if serde_json::to_writer(&mut hasher, &canonical).is_err() {
+        // (strings and tuples cannot fail to serialize; an empty digest would only mean "changed")
+        return String::new();
+    }
+    let digest = hasher.0.finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A canonical finding: lower-cased resource id, verdict, sorted (property, value as JSON).
+type CanonicalFinding<'a> = (String, String, Vec<(&'a str, String)>);
+
+/// The findings of `result` in canonical form and order.
+fn canonical_findings(result: &CheckResult) -> Vec<CanonicalFinding<'_>> {
     let mut findings: Vec<_> = result
         .findings
         .iter()
@@ -149,21 +172,7 @@ pub fn fingerprint(result: &CheckResult) -> String {
         })
         .collect();
     findings.sort();
-    // The canonical text, `["<status>",<missing permission>,[[id,status,[[property,value],..]],..]]`,
-    // is hashed as it is written: a check with ten thousand findings is never built as a JSON
-    // tree (tuples serialize as the arrays such a tree would print, byte for byte).
-    let mut hasher = HashWriter(Sha256::new());
-    let canonical = (
-        result.status.as_str(),
-        &result.missing_permission,
-        &findings,
-    );
-    if serde_json::to_writer(&mut hasher, &canonical).is_err() {
-        // (strings and tuples cannot fail to serialize; an empty digest would only mean "changed")
-        return String::new();
-    }
-    let digest = hasher.0.finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    findings
 }
 
 /// Feeds written bytes to a digest.
@@ -789,24 +798,7 @@ mod tests {
     fn fingerprints_are_those_of_the_canonical_json_tree() {
         // The digest written as it streams must stay the one stored fingerprints were made with.
         let tree = |result: &CheckResult| {
-            let mut findings: Vec<_> = result
-                .findings
-                .iter()
-                .map(|f| {
-                    let mut evidence: Vec<_> = f
-                        .evidence
-                        .iter()
-                        .map(|e| (e.property.as_str(), e.value.to_string()))
-                        .collect();
-                    evidence.sort();
-                    (
-                        f.resource_id.to_ascii_lowercase(),
-                        format!("{:?}", f.status),
-                        evidence,
-                    )
-                })
-                .collect();
-            findings.sort();
+            let findings = canonical_findings(result);
             let canonical =
                 serde_json::json!([result.status.as_str(), result.missing_permission, findings,]);
             let digest = Sha256::digest(canonical.to_string().as_bytes());
