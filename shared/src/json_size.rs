@@ -1,8 +1,7 @@
-//! JSON sizes without building the text, and text built at its exact size.
+//! JSON sizes without building the text.
 //!
-//! Results and part jobs are sized against message bounds all the time, and a big check's stored
-//! result is megabytes: building its text to measure it, or letting a `String` double its way up
-//! to it, holds up to twice its size for nothing.
+//! Results and part jobs are sized against message bounds item by item; building each item's
+//! text only to measure it allocates for nothing.
 
 use serde::Serialize;
 
@@ -29,14 +28,6 @@ pub fn json_len<T: Serialize + ?Sized>(value: &T) -> usize {
     }
 }
 
-/// `value` as compact JSON in a string of exactly its size.
-pub fn to_string_exact<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
-    let mut out = Vec::with_capacity(json_len(value));
-    serde_json::to_writer(&mut out, value)?;
-    // serde_json writes valid UTF-8 only.
-    String::from_utf8(out).map_err(|e| serde::ser::Error::custom(e.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,8 +37,5 @@ mod tests {
         let value = serde_json::json!({"a": [1, 2.5, null, "q\"uote ünï"], "b": {"c": true}});
         let text = serde_json::to_string(&value).expect("json");
         assert_eq!(json_len(&value), text.len());
-        let exact = to_string_exact(&value).expect("json");
-        assert_eq!(exact, text);
-        assert_eq!(exact.capacity(), exact.len());
     }
 }

@@ -386,7 +386,7 @@ fn push_check(
         .arg(id)
         .arg(status)
         .arg(fp)
-        .arg(crate::json_size::to_string_exact(&stored)?);
+        .arg(serde_json::to_string(&stored)?);
     Ok(())
 }
 

@@ -174,7 +174,7 @@ impl Store {
                     "r:{}:{}:{}",
                     fragment.part, fragment.chunk, check.check_id
                 ))
-                .arg(crate::json_size::to_string_exact(check)?);
+                .arg(serde_json::to_string(check)?);
         }
         let (code, detail): (i64, String) = invocation.invoke_async(&mut conn).await?;
         Ok(match code {
