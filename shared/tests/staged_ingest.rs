@@ -283,3 +283,45 @@ async fn a_streamed_split_waits_for_the_parts_its_coordinator_says_it_used() {
     }
     cleanup(&store, &prefix).await;
 }
+
+#[tokio::test]
+async fn a_job_staged_across_an_upgrade_keeps_the_older_pieces_checks() {
+    use shared::messages::Fragment;
+    let (store, prefix) = store().await;
+    let (id, scan) = connection(&store).await;
+    let job = Uuid::new_v4();
+    // Part 0 staged by the previous build: the whole piece, checks inside, in one field.
+    let mut old = result(id, scan, job, checks(0..10));
+    old.fragment = Some(Fragment::whole(0, 2));
+    let key = format!("{prefix}{{conn:{id}}}:staging:{job}");
+    let _: () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("p:0:0")
+        .arg(serde_json::to_string(&old).expect("json"))
+        .arg("parts")
+        .arg(2)
+        .arg("n:0")
+        .arg(1)
+        .query_async(&mut store.redis())
+        .await
+        .expect("hset");
+    // Part 1 staged by this build completes the job.
+    let mut new = result(id, scan, job, checks(10..20));
+    new.fragment = Some(Fragment::whole(1, 2));
+    let staged = store
+        .stage_fragment(&new, Fragment::whole(1, 2))
+        .await
+        .expect("stage");
+    assert!(matches!(staged, Staged::Complete), "{staged:?}");
+    let staged = store.staged_job(id, job).await.expect("staged");
+    assert!(matches!(
+        store.ingest_staged(&staged).await.expect("ingest"),
+        IngestOutcome::Applied { .. }
+    ));
+    let latest = latest(&store, id).await;
+    assert_eq!(latest.len(), 2);
+    for (check, _, findings) in &latest {
+        assert_eq!(findings.len(), 20, "{check}: both parts' findings");
+    }
+    cleanup(&store, &prefix).await;
+}

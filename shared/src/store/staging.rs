@@ -48,6 +48,9 @@ pub struct StagedJob {
     pub envelopes: Vec<ScanResult>,
     /// Check id -> the fields of its pieces, in part and chunk order.
     checks: BTreeMap<String, Vec<PieceOf>>,
+    /// Checks inside whole pieces staged by a build before per-check fields (a job staged
+    /// across an upgrade): check id -> (part, chunk, check).
+    legacy: BTreeMap<String, Vec<(u32, u32, CheckResult)>>,
 }
 
 impl StagedJob {
@@ -232,14 +235,27 @@ impl Store {
         for pieces in checks.values_mut() {
             pieces.sort_by_key(|p| (p.part, p.chunk));
         }
+        let mut legacy: BTreeMap<String, Vec<(u32, u32, CheckResult)>> = BTreeMap::new();
+        for envelope in &mut envelopes {
+            let (part, chunk) = envelope.fragment.map_or((0, 0), |f| (f.part, f.chunk));
+            for check in std::mem::take(&mut envelope.checks) {
+                checks.entry(check.check_id.clone()).or_default();
+                legacy
+                    .entry(check.check_id.clone())
+                    .or_default()
+                    .push((part, chunk, check));
+            }
+        }
         Ok(StagedJob {
             key,
             envelopes,
             checks,
+            legacy,
         })
     }
 
-    /// One check's staged pieces, in part and chunk order, each with its part.
+    /// One check's staged pieces, in part and chunk order, each with its part. They are read
+    /// one at a time: each is up to a message's size as text.
     pub async fn staged_check(
         &self,
         job: &StagedJob,
@@ -248,9 +264,9 @@ impl Store {
         let Some(pieces) = job.checks.get(check_id) else {
             return Ok(Vec::new());
         };
-        // One piece at a time: each is up to a message's size as text.
+        let mut out: Vec<(u32, u32, CheckResult)> =
+            job.legacy.get(check_id).cloned().unwrap_or_default();
         let mut conn = self.conn.clone();
-        let mut out = Vec::with_capacity(pieces.len());
         for piece in pieces {
             let value: Option<String> = redis::cmd("HGET")
                 .arg(&job.key)
@@ -262,9 +278,13 @@ impl Store {
                 key: format!("{} {}", job.key, piece.field),
                 reason: e.to_string(),
             })?;
-            out.push((piece.part, check));
+            out.push((piece.part, piece.chunk, check));
         }
-        Ok(out)
+        out.sort_by_key(|(part, chunk, _)| (*part, *chunk));
+        Ok(out
+            .into_iter()
+            .map(|(part, _, check)| (part, check))
+            .collect())
     }
 
     /// Drops a job's staged pieces once its combined result is ingested.
