@@ -329,11 +329,8 @@ async fn read_streamed<P: PartOut>(
         },
         split_on,
     };
-    let too_many = || checks::FetchError::Error {
-        message: format!(
-            "Error: the subscription has too many {} to scan in {MAX_PARTS} parts",
-            candidate.key
-        ),
+    let unsplittable = |e: StreamError| checks::FetchError::Error {
+        message: format!("Error: {} cannot be scanned in parts: {e}", candidate.key),
     };
     let Some(mut sink) = StreamSplit::new(
         job,
@@ -396,7 +393,7 @@ async fn read_streamed<P: PartOut>(
                 return Ok(Some(streamed(parts_used, Some(candidate.key))));
             }
             Err(StreamError::Publish(e)) => return Err(JobError::Publish(e)),
-            Err(StreamError::TooManyParts) => (too_many(), MAX_PARTS),
+            Err(e) => (unsplittable(e), sink.parts_used()),
         },
         Ok(Err(failure)) if !sink.is_split() => {
             collected
@@ -406,7 +403,7 @@ async fn read_streamed<P: PartOut>(
         }
         Ok(Err(failure)) => (failure, sink.parts_used()),
         Err(StreamError::Publish(e)) => return Err(JobError::Publish(e)),
-        Err(StreamError::TooManyParts) => (too_many(), sink.parts_used()),
+        Err(e) => (unsplittable(e), sink.parts_used()),
     };
     tracing::warn!(
         collection = candidate.key,

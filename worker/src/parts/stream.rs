@@ -51,6 +51,10 @@ pub enum StreamError {
     /// The list needs more parts than a job may have.
     #[error("the list needs more than {MAX_PARTS} parts")]
     TooManyParts,
+    /// One item is over a part job's byte bound (no message may grow past it), found after
+    /// parts went out.
+    #[error("one item of {bytes} bytes is over the part job's bound of {budget} bytes")]
+    ItemTooBig { bytes: usize, budget: usize },
 }
 
 /// How a streamed list ended.
@@ -64,7 +68,7 @@ pub enum Streamed {
 
 /// The pure half: cuts items into slices of at most `slice` items and about `budget` bytes,
 /// once the items seen cost more than `part_reads` child reads.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Slicer {
     split: Option<Split>,
     collection: &'static str,
@@ -95,7 +99,7 @@ impl Slicer {
     }
 
     /// Takes a page's items; returns the slices now full (none before the split is certain).
-    pub fn push(&mut self, items: Vec<Value>) -> Vec<Vec<Value>> {
+    pub fn push(&mut self, items: Vec<Value>) -> Result<Vec<Vec<Value>>, StreamError> {
         self.seen += items.len();
         self.buffer.extend(items.into_iter().map(|item| {
             let len = json_len(&item);
@@ -117,19 +121,19 @@ impl Slicer {
         self.buffer.len()
     }
 
-    /// The end of the list: the last slice (if any) of a split list, or every item of one
-    /// that never grew big enough.
-    pub fn finish(mut self) -> Result<Vec<Vec<Value>>, Vec<Value>> {
+    /// The end of the list: the last slices of a split list, or (`Streamed::Whole`) every
+    /// item of one that never grew big enough.
+    pub fn finish(mut self) -> Result<Result<Vec<Vec<Value>>, Vec<Value>>, StreamError> {
         if self.split.is_some() {
-            Ok(self.cut(true))
+            self.cut(true).map(Ok)
         } else {
-            Err(self.buffer.into_iter().map(|(item, _)| item).collect())
+            Ok(Err(self.buffer.into_iter().map(|(item, _)| item).collect()))
         }
     }
 
-    fn cut(&mut self, at_end: bool) -> Vec<Vec<Value>> {
+    fn cut(&mut self, at_end: bool) -> Result<Vec<Vec<Value>>, StreamError> {
         let Some(split) = &self.split else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let mut slices = Vec::new();
         loop {
@@ -146,15 +150,14 @@ impl Slicer {
                 break;
             }
             if bytes > self.budget {
-                tracing::warn!(
+                return Err(StreamError::ItemTooBig {
                     bytes,
-                    budget = self.budget,
-                    "one item is over the part job's byte bound; it goes in a part of its own"
-                );
+                    budget: self.budget,
+                });
             }
             slices.push(self.buffer.drain(..n).map(|(item, _)| item).collect());
         }
-        slices
+        Ok(slices)
     }
 }
 
@@ -230,17 +233,16 @@ impl<'a, P: PartOut> StreamSplit<'a, P> {
         self.sender.published + 1
     }
 
-    /// The end of the list: its last part goes out, or its items come back if it was never
-    /// split.
-    pub async fn finish(self) -> Result<Streamed, StreamError> {
-        let StreamSplit { slicer, mut sender } = self;
-        match slicer.finish() {
+    /// The end of the list: its last parts go out, or its items come back if it was never
+    /// split. On an error, [`Self::parts_used`] still says how many parts went out.
+    pub async fn finish(&mut self) -> Result<Streamed, StreamError> {
+        match std::mem::take(&mut self.slicer).finish()? {
             Ok(slices) => {
                 for slice in slices {
-                    sender.send(slice).await?;
+                    self.sender.send(slice).await?;
                 }
                 Ok(Streamed::Split {
-                    parts_used: sender.published + 1,
+                    parts_used: self.parts_used(),
                 })
             }
             Err(items) => Ok(Streamed::Whole(items)),
@@ -252,7 +254,7 @@ impl<P: PartOut> PageSink for StreamSplit<'_, P> {
     type Error = StreamError;
 
     async fn page(&mut self, items: Vec<Value>) -> Result<(), StreamError> {
-        for slice in self.slicer.push(items) {
+        for slice in self.slicer.push(items)? {
             self.sender.send(slice).await?;
         }
         Ok(())
@@ -287,10 +289,15 @@ mod tests {
     fn a_list_that_stays_small_comes_back_whole_in_order() {
         let mut slicer = Slicer::new("storage.accounts", 1, 500, 1 << 20);
         for page in 0..5 {
-            assert!(slicer.push(accounts(page * 100, 100)).is_empty());
+            assert!(
+                slicer
+                    .push(accounts(page * 100, 100))
+                    .expect("push")
+                    .is_empty()
+            );
         }
         assert!(!slicer.is_split(), "500 reads are not over 500");
-        let whole = slicer.finish().expect_err("not split");
+        let whole = slicer.finish().expect("finish").expect_err("not split");
         assert_eq!(names(&whole), names(&accounts(0, 500)));
     }
 
@@ -298,9 +305,9 @@ mod tests {
     fn slices_go_out_as_pages_come_and_the_slicer_holds_less_than_a_slice() {
         // 2 child reads per item, 300 reads per part: slices of 150 items.
         let mut slicer = Slicer::new("storage.accounts", 2, 300, 1 << 20);
-        let mut slices = slicer.push(accounts(0, 100));
+        let mut slices = slicer.push(accounts(0, 100)).expect("push");
         assert!(slices.is_empty(), "200 reads: not split yet");
-        slices.extend(slicer.push(accounts(100, 100)));
+        slices.extend(slicer.push(accounts(100, 100)).expect("push"));
         assert!(slicer.is_split());
         assert_eq!(
             slices.len(),
@@ -308,10 +315,10 @@ mod tests {
             "one full slice as soon as the split is certain"
         );
         for page in 2..100 {
-            slices.extend(slicer.push(accounts(page * 100, 100)));
+            slices.extend(slicer.push(accounts(page * 100, 100)).expect("push"));
             assert!(slicer.held() < 150, "{} items held", slicer.held());
         }
-        slices.extend(slicer.finish().expect("split"));
+        slices.extend(slicer.finish().expect("finish").expect("split"));
         assert!(slices.iter().all(|s| !s.is_empty() && s.len() <= 150));
         assert_eq!(slices.len(), 10_000usize.div_ceil(150));
         let all: Vec<Value> = slices.into_iter().flatten().collect();
@@ -327,13 +334,36 @@ mod tests {
         let one = json_len(&accounts(0, 1)[0]);
         let budget = one * 10 + one / 2;
         let mut slicer = Slicer::new("storage.accounts", 1, 10, budget);
-        let mut slices = slicer.push(accounts(0, 95));
-        slices.extend(slicer.finish().expect("split"));
+        let mut slices = slicer.push(accounts(0, 95)).expect("push");
+        slices.extend(slicer.finish().expect("finish").expect("split"));
         assert_eq!(slices.len(), 10);
         for slice in &slices {
             let bytes: usize = slice.iter().map(json_len).sum();
             assert!(bytes <= budget, "{bytes} > {budget}");
         }
+    }
+
+    #[test]
+    fn an_item_over_the_bound_stops_a_split_but_not_a_whole_list() {
+        let one = json_len(&accounts(0, 1)[0]);
+        let mut big = accounts(5, 1);
+        big[0]["properties"]["padding"] = Value::String("x".repeat(one * 20));
+        // Unsplit, it is the job's own data: no message carries it.
+        let mut slicer = Slicer::new("storage.accounts", 1, 10, one * 10);
+        assert!(slicer.push(big.clone()).expect("push").is_empty());
+        assert_eq!(
+            slicer.finish().expect("finish").expect_err("whole").len(),
+            1
+        );
+        // Split, it would make a part job over the bound: the list fails instead.
+        let mut slicer = Slicer::new("storage.accounts", 1, 10, one * 10);
+        let mut items = accounts(0, 5);
+        items.extend(big);
+        items.extend(accounts(6, 20));
+        assert!(matches!(
+            slicer.push(items),
+            Err(StreamError::ItemTooBig { .. })
+        ));
     }
 
     #[derive(Default)]
