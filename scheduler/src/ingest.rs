@@ -247,7 +247,7 @@ async fn ingest_and_ack(
             count("duplicate");
         }
         Ok(IngestOutcome::Applied { scan_completed }) => {
-            drop_staged(store, staged_job).await;
+            // (a staged job's last script dropped its staging already)
             tracing::info!(checks, scan_completed, "result ingested");
             ack(delivery).await;
             count("applied");
