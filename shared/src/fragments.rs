@@ -196,58 +196,125 @@ pub fn combine_pieces(
     pieces: Vec<(u32, CheckResult)>,
 ) -> Option<CheckResult> {
     let first_part = pieces.first()?.0;
-    let from_several_parts = pieces.iter().any(|(part, _)| *part != first_part);
-    Some(combine_check(
-        service,
-        from_several_parts,
-        pieces.into_iter().map(|(_, check)| check).collect(),
-    ))
+    let several_parts = pieces.iter().any(|(part, _)| *part != first_part);
+    let check_id = pieces.first()?.1.check_id.clone();
+    let mut combiner = CheckCombiner::new(service, &check_id, several_parts);
+    let mut findings = Vec::new();
+    for (_, piece) in pieces {
+        findings.extend(combiner.add(piece));
+    }
+    let combined = combiner.finish()?;
+    Some(CheckResult {
+        findings: if combined.keeps_findings {
+            findings
+        } else {
+            Vec::new()
+        },
+        ..combined.header
+    })
 }
 
-/// One check's pieces as one result. Pieces of one part (chunks) share status and reason; pieces
-/// from several parts are summarized again over all their findings, as one job would have.
-fn combine_check(
-    service: Option<&'static checks::ServiceDef>,
-    from_several_parts: bool,
-    mut pieces: Vec<CheckResult>,
-) -> CheckResult {
-    // A piece that ended without findings on a failure (a list it could not read, a part that
-    // ran out of time) decides the check: the findings of the other parts are not the whole.
-    if from_several_parts
-        && let Some(failed) = pieces.iter().find(|p| {
-            p.findings.is_empty()
-                && matches!(
-                    p.status,
-                    CheckStatus::Error | CheckStatus::FailedAccessDenied
-                )
-        })
-    {
-        return failed.clone();
+/// Combines one check's pieces as they are read, one at a time, without holding their findings:
+/// [`CheckCombiner::add`] hands back the findings a piece adds (the caller stores them as it
+/// goes) and [`CheckCombiner::finish`] says what the check's status and reason are.
+///
+/// Pieces of one part (chunks) share status and reason; pieces from several parts are
+/// summarized again over all their findings, as one job would have. A piece that ended without
+/// findings on a failure (a list it could not read, a part that ran out of time) decides a
+/// check of several parts: the findings of the other parts are not the whole. A resource seen
+/// in two pieces (an item listed twice while its list was paged) counts once; the ids seen are
+/// kept as 16-byte digests, the only thing held per finding.
+pub struct CheckCombiner {
+    check: Option<(&'static checks::Check, &'static str)>,
+    several_parts: bool,
+    head: Option<CheckResult>,
+    decided_by: Option<CheckResult>,
+    seen: HashSet<u128>,
+    tally: checks::Tally,
+}
+
+/// What a check's pieces combined to.
+#[derive(Debug)]
+pub struct CombinedCheck {
+    /// The check's result without its findings.
+    pub header: CheckResult,
+    /// Whether the findings handed back by [`CheckCombiner::add`] belong to it (false when a
+    /// failed part decided the check: it has none).
+    pub keeps_findings: bool,
+}
+
+impl CheckCombiner {
+    pub fn new(
+        service: Option<&'static checks::ServiceDef>,
+        check_id: &str,
+        several_parts: bool,
+    ) -> Self {
+        let check = service.and_then(|service| {
+            let check = service.checks.iter().find(|c| c.meta.id == check_id)?;
+            Some((check, check.none_in_scope.unwrap_or(service.none_in_scope)))
+        });
+        Self {
+            check,
+            several_parts,
+            head: None,
+            decided_by: None,
+            seen: HashSet::new(),
+            tally: checks::Tally::default(),
+        }
     }
-    let mut head = pieces.remove(0);
-    let mut seen: HashSet<String> = head
-        .findings
-        .iter()
-        .map(|f| f.resource_id.clone())
-        .collect();
-    for piece in pieces {
-        for finding in piece.findings {
-            if seen.insert(finding.resource_id.clone()) {
-                head.findings.push(finding);
+
+    /// Takes the next piece; returns the findings it adds to the check.
+    pub fn add(&mut self, mut piece: CheckResult) -> Vec<Finding> {
+        if self.several_parts
+            && self.decided_by.is_none()
+            && piece.findings.is_empty()
+            && matches!(
+                piece.status,
+                CheckStatus::Error | CheckStatus::FailedAccessDenied
+            )
+        {
+            self.decided_by = Some(piece.clone());
+        }
+        let mut findings = std::mem::take(&mut piece.findings);
+        findings.retain(|f| self.seen.insert(digest_of(&f.resource_id)));
+        for finding in &findings {
+            self.tally.add(finding);
+        }
+        if self.head.is_none() {
+            self.head = Some(piece);
+        }
+        findings
+    }
+
+    /// The check's result over every piece added; `None` when none was.
+    pub fn finish(self) -> Option<CombinedCheck> {
+        if let Some(header) = self.decided_by {
+            return Some(CombinedCheck {
+                header,
+                keeps_findings: false,
+            });
+        }
+        let head = self.head?;
+        let header = match self.check {
+            Some((check, none_in_scope)) if self.several_parts => {
+                self.tally.verdict(check, none_in_scope)
             }
-        }
+            _ => head,
+        };
+        Some(CombinedCheck {
+            header,
+            keeps_findings: true,
+        })
     }
-    if !from_several_parts {
-        return head;
-    }
-    let check = service.and_then(|s| s.checks.iter().find(|c| c.meta.id == head.check_id));
-    match (service, check) {
-        (Some(service), Some(check)) => {
-            let none_in_scope = check.none_in_scope.unwrap_or(service.none_in_scope);
-            checks::summarize(check, head.findings, none_in_scope)
-        }
-        _ => head,
-    }
+}
+
+/// A resource id's 16-byte digest (what [`CheckCombiner`] remembers of it).
+fn digest_of(resource_id: &str) -> u128 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(resource_id.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    u128::from_le_bytes(bytes)
 }
 
 #[cfg(test)]

@@ -325,3 +325,66 @@ async fn a_job_staged_across_an_upgrade_keeps_the_older_pieces_checks() {
     }
     cleanup(&store, &prefix).await;
 }
+
+/// A split job whose parts failed on Azure (a transient Error deciding the check) keeps the
+/// whole last good evaluation, every one of its findings, though the ingester never read the
+/// stored result: the ingestion script slices it out of the stored text.
+#[tokio::test]
+async fn a_split_jobs_transient_error_keeps_the_whole_last_good_evaluation() {
+    use shared::messages::Fragment;
+    let (store, prefix) = store().await;
+    let (id, scan) = connection(&store).await;
+    let good_job = Uuid::new_v4();
+    let staged = stage_two_parts(&store, id, scan, good_job).await;
+    store.ingest_staged(&staged).await.expect("ingest good");
+    let good = store.latest_results(id).await.expect("latest");
+    let good = good
+        .into_iter()
+        .find(|r| r.result.check_id == "storage.min_tls_12")
+        .expect("tls check");
+    assert_eq!(good.result.findings.len(), 600);
+
+    for round in 0..2 {
+        // Twice: an Error after an Error still keeps the verdict from before the first.
+        let scan = Uuid::new_v4();
+        store
+            .start_scan(id, scan, &["storage"], Trigger::Scheduled)
+            .await
+            .expect("start");
+        let job = Uuid::new_v4();
+        let error = CheckResult {
+            check_id: "storage.min_tls_12".into(),
+            status: CheckStatus::Error,
+            reason: "Azure answered 503 after retries".into(),
+            missing_permission: None,
+            findings: Vec::new(),
+        };
+        for part in 0..2 {
+            let mut piece = result(id, scan, job, vec![error.clone()]);
+            piece.fragment = Some(Fragment::whole(part, 2));
+            store
+                .stage_fragment(&piece, Fragment::whole(part, 2))
+                .await
+                .expect("stage");
+        }
+        let staged = store.staged_job(id, job).await.expect("staged");
+        assert!(matches!(
+            store.ingest_staged(&staged).await.expect("ingest error"),
+            IngestOutcome::Applied { .. }
+        ));
+        let latest = store.latest_results(id).await.expect("latest");
+        let now = latest
+            .iter()
+            .find(|r| r.result.check_id == "storage.min_tls_12")
+            .expect("tls check");
+        assert_eq!(now.result.status, CheckStatus::Error, "round {round}");
+        assert!(now.result.findings.is_empty());
+        let kept = now.last_good.clone().expect("the last good evaluation");
+        assert_eq!(kept.status, good.result.status);
+        assert_eq!(kept.reason, good.result.reason);
+        assert_eq!(kept.findings, good.result.findings, "round {round}");
+        assert_eq!(kept.scan_id, good.scan_id);
+        assert_eq!(kept.finished_at, good.finished_at);
+    }
+    cleanup(&store, &prefix).await;
+}

@@ -205,6 +205,8 @@ async fn a_transient_error_keeps_the_last_good_verdict() {
     assert_eq!(kept.status, CheckStatus::Failed);
     assert_eq!(kept.reason, "1 of 1 resources fail");
     assert_eq!(kept.scan_id, good_scan);
+    assert_eq!(kept.findings, good.result.findings);
+    assert_eq!(kept.finished_at, good.finished_at);
     // A second Error in a row still shows the verdict from before the first.
     let (_, again) = ingest(CheckStatus::Error, "Azure is throttling", false).await;
     assert_eq!(again.last_good.expect("kept").scan_id, good_scan);

@@ -388,59 +388,92 @@ fn result_from_fetch_error(check: &Check, err: &FetchError) -> CheckResult {
 /// Derives the check status from per-resource findings: a proven failure wins, then access
 /// denied, then other errors; all passing (or not applicable) is a pass; nothing is N/A.
 pub fn summarize(check: &Check, findings: Vec<Finding>, none_in_scope: &str) -> CheckResult {
-    let count = |s: FindingStatus| findings.iter().filter(|f| f.status == s).count();
-    let (failed, denied, errors, passed) = (
-        count(FindingStatus::Failed),
-        count(FindingStatus::AccessDenied),
-        count(FindingStatus::Error),
-        count(FindingStatus::Passed),
-    );
-    let denied_action = findings
-        .iter()
-        .filter(|f| f.status == FindingStatus::AccessDenied)
-        .flat_map(|f| f.evidence.iter())
-        .find(|e| e.property == dataset::DENIED_ACTION_PROPERTY)
-        .and_then(|e| e.value.as_str().map(str::to_string));
-    let (status, reason) = if failed > 0 {
-        (
-            CheckStatus::Failed,
-            format!(
-                "{failed} of {} resources fail: {}",
-                findings.len(),
-                check.meta.title
-            ),
-        )
-    } else if denied > 0 {
-        (
-            CheckStatus::FailedAccessDenied,
-            format!(
-                "Access Denied: {denied} of {} resources could not be read",
-                findings.len()
-            ),
-        )
-    } else if errors > 0 {
-        (
-            CheckStatus::Error,
-            format!("{errors} of {} resources could not be read", findings.len()),
-        )
-    } else if passed > 0 {
-        (
-            CheckStatus::Passed,
-            format!("All {passed} resources in scope pass"),
-        )
-    } else {
-        (CheckStatus::NotApplicable, none_in_scope.to_string())
-    };
+    let mut tally = Tally::default();
+    findings.iter().for_each(|f| tally.add(f));
     CheckResult {
-        check_id: check.meta.id.to_string(),
-        status,
-        reason,
-        missing_permission: if status == CheckStatus::FailedAccessDenied {
-            denied_action
-        } else {
-            None
-        },
         findings,
+        ..tally.verdict(check, none_in_scope)
+    }
+}
+
+/// What [`summarize`] counts of findings, one at a time: a check's findings gathered from many
+/// pieces are summarized without ever being held together.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    total: usize,
+    failed: usize,
+    denied: usize,
+    errors: usize,
+    passed: usize,
+    /// The permission named by the first access-denied finding that names one.
+    denied_action: Option<String>,
+}
+
+impl Tally {
+    pub fn add(&mut self, finding: &Finding) {
+        self.total += 1;
+        match finding.status {
+            FindingStatus::Failed => self.failed += 1,
+            FindingStatus::AccessDenied => {
+                self.denied += 1;
+                if self.denied_action.is_none() {
+                    self.denied_action = finding
+                        .evidence
+                        .iter()
+                        .find(|e| e.property == dataset::DENIED_ACTION_PROPERTY)
+                        .and_then(|e| e.value.as_str().map(str::to_string));
+                }
+            }
+            FindingStatus::Error => self.errors += 1,
+            FindingStatus::Passed => self.passed += 1,
+            FindingStatus::NotApplicable => {}
+        }
+    }
+
+    /// The check's status, reason and missing permission over the findings counted (the
+    /// result's findings are left empty for the caller).
+    pub fn verdict(self, check: &Check, none_in_scope: &str) -> CheckResult {
+        let (total, failed, denied, errors, passed) = (
+            self.total,
+            self.failed,
+            self.denied,
+            self.errors,
+            self.passed,
+        );
+        let (status, reason) = if failed > 0 {
+            (
+                CheckStatus::Failed,
+                format!("{failed} of {total} resources fail: {}", check.meta.title),
+            )
+        } else if denied > 0 {
+            (
+                CheckStatus::FailedAccessDenied,
+                format!("Access Denied: {denied} of {total} resources could not be read"),
+            )
+        } else if errors > 0 {
+            (
+                CheckStatus::Error,
+                format!("{errors} of {total} resources could not be read"),
+            )
+        } else if passed > 0 {
+            (
+                CheckStatus::Passed,
+                format!("All {passed} resources in scope pass"),
+            )
+        } else {
+            (CheckStatus::NotApplicable, none_in_scope.to_string())
+        };
+        CheckResult {
+            check_id: check.meta.id.to_string(),
+            status,
+            reason,
+            missing_permission: if status == CheckStatus::FailedAccessDenied {
+                self.denied_action
+            } else {
+                None
+            },
+            findings: Vec::new(),
+        }
     }
 }
 

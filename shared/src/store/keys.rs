@@ -95,7 +95,8 @@ impl Keys {
         self.conn(id, "latest")
     }
 
-    /// Hash: check id -> `<finished ms>|<status>|<fingerprint>` of the latest result.
+    /// Hash: check id -> `<finished ms>|<status>|<fingerprint>|<g>|<fs>|<fe>|<ls>` of the latest
+    /// result: its offsets are described in `stored_body.rs` (earlier builds wrote the first three).
     pub fn fingerprints(&self, id: Uuid) -> String {
         self.conn(id, "fp")
     }

@@ -10,11 +10,13 @@ mod audit;
 mod connections;
 mod enqueue;
 mod exceptions;
+mod fingerprint;
 mod keys;
 mod redis_conn;
 mod results;
 mod schedule;
 mod staging;
+mod stored_body;
 mod tokens;
 
 use std::time::Duration;
@@ -29,11 +31,11 @@ pub use exceptions::{
     AppliedException, Approver, EndReason, Exception, ExceptionCategory, ExceptionChange,
     ExceptionTerms, ExemptedFinding, FindingCounts, ServedCheckResult, apply_exceptions, describe,
 };
+pub use fingerprint::{fingerprint, legacy_fingerprint};
 pub use keys::Keys;
 pub use redis_conn::RedisConn;
 pub use results::{
     HistoryEntry, IDEMPOTENCY_WINDOW, IngestOutcome, LastGood, ScanProgress, StoredCheckResult,
-    fingerprint,
 };
 pub use schedule::{Claim, WEEK_SECS, next_slot_after, slot_offset};
 pub use staging::{STAGING_TTL, Staged, StagedJob};

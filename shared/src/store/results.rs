@@ -21,17 +21,17 @@
 //! at ingestion. The script refuses, changing nothing, a result for a connection that does not
 //! exist or for a scan that was not enqueued for that service (issue 9).
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 use redis::streams::StreamRangeReply;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::fingerprint::{FindingsDigest, Fingerprints};
+use super::stored_body::{BodyHead, write_findings};
 use super::{StagedJob, Store, StoreError};
 use crate::checks::CheckStatus;
+use crate::fragments::CheckCombiner;
 use crate::messages::{CheckResult, ScanResult, Trigger};
 
 /// The latest result of a check, as stored and served.
@@ -127,75 +127,17 @@ const SCAN_PROGRESS_TTL_SECS: i64 = 14 * 24 * 3600;
 pub const IDEMPOTENCY_WINDOW: std::time::Duration =
     std::time::Duration::from_secs(SCAN_PROGRESS_TTL_SECS as u64);
 
-/// A stable digest of what a customer would see change: status, missing permission, and the
-/// findings (resource, verdict, evidence) in a canonical order. Reason text is left out: it is
-/// derived from the findings.
-pub fn fingerprint(result: &CheckResult) -> String {
-    let findings = canonical_findings(result);
-    // The canonical text, `["<status>",<missing permission>,[[id,status,[[property,value],..]],..]]`,
-    // is hashed as it is written: a check with ten thousand findings is never built as a JSON
-    // tree (tuples serialize as the arrays such a tree would print, byte for byte).
-    let mut hasher = HashWriter(Sha256::new());
-    let canonical = (
-        result.status.as_str(),
-        &result.missing_permission,
-        &findings,
-    );
-    if serde_json::to_writer(&mut hasher, &canonical).is_err() {
-        // (strings and tuples cannot fail to serialize; an empty digest would only mean "changed")
-        return String::new();
-    }
-    let digest = hasher.0.finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A canonical finding: lower-cased resource id, verdict, sorted (property, value as JSON).
-type CanonicalFinding<'a> = (String, String, Vec<(&'a str, String)>);
-
-/// The findings of `result` in canonical form and order.
-fn canonical_findings(result: &CheckResult) -> Vec<CanonicalFinding<'_>> {
-    let mut findings: Vec<_> = result
-        .findings
-        .iter()
-        .map(|f| {
-            let mut evidence: Vec<_> = f
-                .evidence
-                .iter()
-                .map(|e| (e.property.as_str(), e.value.to_string()))
-                .collect();
-            evidence.sort();
-            (
-                f.resource_id.to_ascii_lowercase(),
-                format!("{:?}", f.status),
-                evidence,
-            )
-        })
-        .collect();
-    findings.sort();
-    findings
-}
-
-/// Feeds written bytes to a digest.
-struct HashWriter(Sha256);
-
-impl std::io::Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// What every ingestion script starts with: the checks that refuse a result, and the two halves
 /// of ingesting one (a check's latest result and history, then the job's own records).
 ///
 /// KEYS: 1 jobs zset, 2 latest hash, 3 fingerprint hash, 4 status hash, 5 scans stream,
-///       6 scan progress hash, 7 history stream, 8 connection record (, 9 staging hash)
+///       6 scan progress hash, 7 history stream, 8 connection record (, 9 staging hash,
+///       10 a check's findings)
 /// ARGV: 1 job id, 2 (unused), 3 service, 4 summary json, 5 retention ms, 6 idempotency ms,
-///       7 ingested at (rfc3339, scheduler clock), 8 scan id, 9 n checks, then per check: id,
-///       status, fp, body
+///       7 ingested at (rfc3339, scheduler clock), 8 scan id, 9 n checks, then per check (see
+///       [`CheckArgs`]): id, status, fingerprint, earlier kind of fingerprint or '', head of the
+///       stored text, its last good head's length, findings text, '1' to keep the last good
+///       evaluation, the last good evaluation read by the ingester or ''.
 ///
 /// Time comes from the store, never from the message: retention is trimmed from Redis TIME, and
 /// results are ordered by when the scheduler created their scan.
@@ -211,31 +153,68 @@ end
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local min_id = string.format('%d-0', math.max(0, now_ms - tonumber(ARGV[5])))
--- The i-th check of ARGV: latest result, fingerprint, counters, and a history entry if it changed.
-local function apply_check(i)
-  local base = 9 + (i - 1) * 4
-  local check_id, status, fp, body = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4]
+-- A check's fingerprint entry, split: 'ms|status|fp' from earlier builds, and since stored
+-- texts carry offsets (stored_body.rs) 'ms|status|fp|g|fs|fe|ls'.
+local function entry_of(check_id)
+  local entry = redis.call('HGET', KEYS[3], check_id)
+  if not entry then return nil end
+  local e = {}
+  for v in string.gmatch(entry, '[^|]+') do e[#e + 1] = v end
+  return e
+end
+-- The last good evaluation that a transient Error keeps, sliced out of the stored text; for a
+-- text stored without offsets, the one the ingester read (or nil).
+local function last_good(check_id, e, legacy_lg)
+  if not e[4] then
+    if legacy_lg ~= '' then return legacy_lg end
+    return nil
+  end
+  local text = redis.call('HGET', KEYS[2], check_id)
+  if not text then return nil end
+  if e[2] ~= 'error' then
+    return string.sub(text, 1, tonumber(e[4])) .. ',"findings":' ..
+      string.sub(text, tonumber(e[5]), tonumber(e[6])) .. '}'
+  end
+  local ls = tonumber(e[7])
+  if ls > 0 then return string.sub(text, ls, #text - 1) end
+  return nil
+end
+-- One check: latest result, fingerprint entry, counters, and a history entry if it changed.
+-- head: the stored text up to the findings' '['; g: where its last good head ends; findings:
+-- the findings' text; keep: '1' when a transient Error keeps the last good evaluation.
+local function apply_check(check_id, status, fp, fp_legacy, head, g, findings, keep, legacy_lg)
   local finished_ms = tonumber(redis.call('HGET', KEYS[6], 'created_ms')) or now_ms
-  local prev = redis.call('HGET', KEYS[3], check_id)
-  local prev_ms, prev_status, prev_fp = -1, nil, nil
-  if prev then
-    local a = string.find(prev, '|', 1, true)
-    local b = string.find(prev, '|', a + 1, true)
-    prev_ms = tonumber(string.sub(prev, 1, a - 1))
-    prev_status = string.sub(prev, a + 1, b - 1)
-    prev_fp = string.sub(prev, b + 1)
+  local e = entry_of(check_id)
+  if e and tonumber(e[1]) > finished_ms then return end
+  local lg = nil
+  if keep == '1' and e then lg = last_good(check_id, e, legacy_lg) end
+  local fs = #head
+  local fe = fs + #findings + 1
+  local body, ls = nil, 0
+  if lg then
+    body = head .. findings .. '],"last_good":' .. lg .. '}'
+    ls = fe + 14
+  else
+    body = head .. findings .. ']}'
   end
-  if prev_ms <= finished_ms then
-    redis.call('HSET', KEYS[2], check_id, body)
-    redis.call('HSET', KEYS[3], check_id, string.format('%d', finished_ms) .. '|' .. status .. '|' .. fp)
-    if prev_status then redis.call('HINCRBY', KEYS[4], 'count:' .. prev_status, -1) end
-    redis.call('HINCRBY', KEYS[4], 'count:' .. status, 1)
-    if prev_status ~= status or prev_fp ~= fp then
-      redis.call('XADD', KEYS[7], 'MINID', '~', min_id, '*', 'check_id', check_id,
-        'scan_id', ARGV[8], 'job_id', job_id, 'status', status, 'fingerprint', fp,
-        'finished_at', ARGV[7], 'result', body)
-    end
+  redis.call('HSET', KEYS[2], check_id, body)
+  redis.call('HSET', KEYS[3], check_id,
+    string.format('%d|%s|%s|%s|%d|%d|%d', finished_ms, status, fp, g, fs, fe, ls))
+  local prev_status, prev_fp = nil, nil
+  if e then prev_status, prev_fp = e[2], e[3] end
+  if prev_status then redis.call('HINCRBY', KEYS[4], 'count:' .. prev_status, -1) end
+  redis.call('HINCRBY', KEYS[4], 'count:' .. status, 1)
+  if prev_status ~= status or (prev_fp ~= fp and (fp_legacy == '' or prev_fp ~= fp_legacy)) then
+    redis.call('XADD', KEYS[7], 'MINID', '~', min_id, '*', 'check_id', check_id,
+      'scan_id', ARGV[8], 'job_id', job_id, 'status', status, 'fingerprint', fp,
+      'finished_at', ARGV[7], 'result', body)
   end
+end
+-- The i-th check of ARGV (9 arguments each, in apply_check's order).
+local function apply_argv_check(i)
+  local b = 9 + (i - 1) * 9
+  apply_check(ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6],
+    ARGV[b + 7], ARGV[b + 8], ARGV[b + 9])
 end
 -- The job's records: idempotency key, summary, scan progress. Returns 1, or 2 when the scan
 -- is now complete.
@@ -278,15 +257,17 @@ static INGEST_WHOLE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         "{INGEST_PRELUDE}
 local refused = refusal()
 if refused then return refused end
-for i = 1, tonumber(ARGV[9]) do apply_check(i) end
+for i = 1, tonumber(ARGV[9]) do apply_argv_check(i) end
 return finish_job()
 "
     )
 });
 
-/// One check of a combined result (ARGV holds one), marked `a:<check id>` in the staging hash
-/// so that a retry after a failure part-way does not apply it twice. Returns 3 applied (or
-/// already), the refusals of [`INGEST_PRELUDE`], or -3 when the staged pieces are gone.
+/// One check of a combined result (ARGV holds one; its findings are in the temporary key
+/// KEYS[10], which is dropped, and ARGV[16] says how many bytes they must be), marked
+/// `a:<check id>` in the staging hash so that a retry after a failure part-way does not apply
+/// it twice. Returns 3 applied (or already), the refusals of [`INGEST_PRELUDE`], -3 when the
+/// staged pieces are gone, or -4 when the findings' text is not all there (it expired).
 static INGEST_CHECK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "{INGEST_PRELUDE}
@@ -295,9 +276,16 @@ if refused then return refused end
 if redis.call('EXISTS', KEYS[9]) == 0 then return -3 end
 local mark = 'a:' .. ARGV[10]
 if redis.call('HEXISTS', KEYS[9], mark) == 0 then
-  apply_check(1)
+  local findings = redis.call('GET', KEYS[10]) or ''
+  if #findings ~= tonumber(ARGV[16]) then
+    redis.call('DEL', KEYS[10])
+    return -4
+  end
+  apply_check(ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15], findings, ARGV[17],
+    ARGV[18])
   redis.call('HSET', KEYS[9], mark, '1')
 end
+redis.call('DEL', KEYS[10])
 return 3
 "
     )
@@ -359,35 +347,42 @@ fn summary_of(
     })?)
 }
 
-/// A check's four arguments to an ingestion script: id, status, fingerprint, stored body.
-fn push_check(
-    invocation: &mut redis::ScriptInvocation<'_>,
-    result: &ScanResult,
-    check: CheckResult,
-    previous: &HashMap<String, Option<String>>,
-) -> Result<(), StoreError> {
-    let (id, status, fp) = (
-        check.check_id.clone(),
-        check.status.as_str(),
-        fingerprint(&check),
-    );
-    let last_good = previous
-        .get(check.check_id.as_str())
-        .and_then(|p| last_good_of(p.as_deref()));
-    let stored = StoredCheckResult {
-        result: check,
-        service: result.service.clone(),
-        scan_id: result.scan_id,
-        job_id: result.job_id,
-        finished_at: result.finished_at,
-        last_good,
-    };
-    invocation
-        .arg(id)
-        .arg(status)
-        .arg(fp)
-        .arg(serde_json::to_string(&stored)?);
-    Ok(())
+/// A check's arguments to an ingestion script but its findings (see [`INGEST_PRELUDE`]).
+struct CheckArgs {
+    id: String,
+    status: &'static str,
+    fingerprints: Fingerprints,
+    head: BodyHead,
+    /// A transient Error keeps the last good evaluation.
+    keeps_last_good: bool,
+    /// The last good evaluation as the ingester read it from a text stored without offsets.
+    legacy_last_good: String,
+}
+
+impl CheckArgs {
+    fn push(&self, invocation: &mut redis::ScriptInvocation<'_>, findings: &[u8]) {
+        invocation
+            .arg(&self.id)
+            .arg(self.status)
+            .arg(&self.fingerprints.current)
+            .arg(self.fingerprints.legacy.as_deref().unwrap_or(""))
+            .arg(&self.head.text)
+            .arg(self.head.good_head_len)
+            .arg(findings)
+            .arg(if self.keeps_last_good { "1" } else { "0" })
+            .arg(&self.legacy_last_good);
+    }
+}
+
+/// What the ingester knows of a check's stored result before storing the next: its fingerprint
+/// entry (see `apply_check`).
+struct StoredEntry(Option<String>);
+
+impl StoredEntry {
+    /// Stored by an earlier build: no offsets, and the earlier kind of fingerprint.
+    fn is_legacy(&self) -> bool {
+        self.0.as_deref().is_some_and(|e| e.split('|').count() < 7)
+    }
 }
 
 /// What an ingestion script's answer means.
@@ -435,19 +430,27 @@ impl Store {
         let mut invocation = script.prepare_invoke();
         self.ingestion_args(&mut invocation, result, &summary, &ingested_at, None);
         invocation.arg(result.checks.len());
-        let previous = self.previous_of_transient(result, &result.checks).await?;
-        for check in &result.checks {
-            push_check(&mut invocation, result, check.clone(), &previous)?;
+        let ids: Vec<&str> = result.checks.iter().map(|c| c.check_id.as_str()).collect();
+        let entries = self.stored_entries(result.connection_id, &ids).await?;
+        for (check, entry) in result.checks.iter().zip(entries) {
+            let mut digest = FindingsDigest::new(entry.is_legacy());
+            check.findings.iter().for_each(|f| digest.add(f));
+            let mut findings = Vec::new();
+            write_findings(&check.findings, &mut 0, &mut findings)?;
+            let args = self.check_args(result, check, digest, &entry).await?;
+            args.push(&mut invocation, &findings);
         }
         let code: i64 = invocation.invoke_async(&mut self.conn.clone()).await?;
         Ok(outcome_of(code))
     }
 
-    /// Ingests a job's result from its staged pieces (every one in), one check at a time: the
-    /// pieces of one check are read, combined, stored, and let go before the next check's, so
-    /// that the ingester never holds a big subscription's whole result. The job's own records
-    /// come last, once every check is in, and drop the staged pieces; a retry after a failure
-    /// part-way skips the checks already stored. Idempotent on the job id like [`Self::ingest`].
+    /// Ingests a job's result from its staged pieces (every one in), one check at a time, and
+    /// without holding even one check whole: a check's pieces are read one by one, combined as
+    /// they come ([`CheckCombiner`]), fingerprinted finding by finding ([`FindingsDigest`]), and
+    /// their findings' text is appended to a temporary key that the ingestion script joins into
+    /// the stored result (`stored_body.rs`). The job's own records come last, once every check
+    /// is in, and drop the staged pieces; a retry after a failure part-way skips the checks
+    /// already stored. Idempotent on the job id like [`Self::ingest`].
     pub async fn ingest_staged(&self, staged: &StagedJob) -> Result<IngestOutcome, StoreError> {
         let Some(header) = crate::fragments::combine_envelopes(staged.envelopes.clone()) else {
             return Ok(IngestOutcome::Refused("no pieces to combine"));
@@ -461,23 +464,62 @@ impl Store {
         let ingested_at = Utc::now().to_rfc3339();
         let mut counts = std::collections::BTreeMap::new();
         for id in ids {
-            let pieces = self.staged_check(staged, id).await?;
-            let Some(check) = crate::fragments::combine_pieces(service, pieces) else {
+            let pieces = staged.pieces_of(id);
+            let several_parts = pieces.windows(2).any(|w| w[0].part != w[1].part);
+            let entry = self
+                .stored_entries(header.connection_id, &[id])
+                .await?
+                .pop()
+                .unwrap_or(StoredEntry(None));
+            let mut combiner = CheckCombiner::new(service, id, several_parts);
+            let mut digest = FindingsDigest::new(entry.is_legacy());
+            // This attempt's own key: two ingesters racing on one job never write into each
+            // other's text.
+            let findings_key = format!("{}:findings:{}:{}", staged.key(), id, Uuid::new_v4());
+            let (mut written, mut bytes) = (0usize, 0usize);
+            for piece in &pieces {
+                let Some(check) = self.staged_piece(staged, piece).await? else {
+                    continue;
+                };
+                let findings = combiner.add(check);
+                if findings.is_empty() {
+                    continue;
+                }
+                findings.iter().for_each(|f| digest.add(f));
+                let mut text = Vec::new();
+                let first = written == 0;
+                write_findings(&findings, &mut written, &mut text)?;
+                drop(findings);
+                bytes += text.len();
+                self.append_findings(&findings_key, first, text).await?;
+            }
+            let Some(combined) = combiner.finish() else {
                 continue;
             };
+            if !combined.keeps_findings {
+                // A failed part decided the check: it has no findings.
+                digest = FindingsDigest::new(entry.is_legacy());
+                bytes = 0;
+                self.drop_key(&findings_key).await?;
+            }
+            let check = combined.header;
             *counts.entry(check.status.as_str()).or_insert(0) += 1;
+            let args = self.check_args(&header, &check, digest, &entry).await?;
             let script = redis::Script::new(&INGEST_CHECK);
             let mut invocation = script.prepare_invoke();
             self.ingestion_args(&mut invocation, &header, "", &ingested_at, Some(staged));
-            invocation.arg(1);
-            let previous = self
-                .previous_of_transient(&header, std::slice::from_ref(&check))
-                .await?;
-            push_check(&mut invocation, &header, check, &previous)?;
+            invocation.key(&findings_key).arg(1);
+            args.push(&mut invocation, bytes.to_string().as_bytes());
             let code: i64 = invocation.invoke_async(&mut self.conn.clone()).await?;
             match code {
                 3 => {}
                 -3 => return Ok(IngestOutcome::Refused("the staged pieces expired")),
+                -4 => {
+                    return Err(StoreError::Corrupt {
+                        key: findings_key,
+                        reason: "the findings written for the check expired before use".into(),
+                    });
+                }
                 other => return Ok(outcome_of(other)),
             }
         }
@@ -494,6 +536,89 @@ impl Store {
         invocation.arg(0);
         let code: i64 = invocation.invoke_async(&mut self.conn.clone()).await?;
         Ok(outcome_of(code))
+    }
+
+    /// Appends a piece's findings text to a check's temporary key (set afresh by the first).
+    async fn append_findings(
+        &self,
+        key: &str,
+        first: bool,
+        text: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        if first {
+            // Long enough for any one attempt; a key left by an attempt that died goes soon.
+            redis::cmd("SET")
+                .arg(key)
+                .arg(text)
+                .arg("EX")
+                .arg(3600)
+                .query_async::<()>(&mut conn)
+                .await?;
+        } else {
+            redis::cmd("APPEND")
+                .arg(key)
+                .arg(text)
+                .query_async::<i64>(&mut conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn drop_key(&self, key: &str) -> Result<(), StoreError> {
+        redis::cmd("DEL")
+            .arg(key)
+            .query_async::<i64>(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// The fingerprint entries of checks of a connection, in the order of `ids`.
+    async fn stored_entries(&self, id: Uuid, ids: &[&str]) -> Result<Vec<StoredEntry>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.keys.fingerprints(id))
+            .arg(ids)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(values.into_iter().map(StoredEntry).collect())
+    }
+
+    /// A check's arguments to an ingestion script, its findings digested already. A transient
+    /// Error (Azure unavailable or throttling after retries, a job out of time) keeps the last
+    /// good evaluation; a sign-in failure that needs the customer is news of its own, carried by
+    /// the connection error. The script slices it out of the stored text, except from a text
+    /// stored by an earlier build, which is read here.
+    async fn check_args(
+        &self,
+        result: &ScanResult,
+        check: &CheckResult,
+        digest: FindingsDigest,
+        entry: &StoredEntry,
+    ) -> Result<CheckArgs, StoreError> {
+        let keeps_last_good =
+            check.status == CheckStatus::Error && result.connection_error.is_none();
+        let mut legacy_last_good = String::new();
+        if keeps_last_good && entry.is_legacy() {
+            let previous: Option<String> = self
+                .conn
+                .clone()
+                .hget(self.keys.latest(result.connection_id), &check.check_id)
+                .await?;
+            if let Some(good) = last_good_of(previous.as_deref()) {
+                legacy_last_good = serde_json::to_string(&good)?;
+            }
+        }
+        Ok(CheckArgs {
+            id: check.check_id.clone(),
+            status: check.status.as_str(),
+            fingerprints: digest.finish(check.status, check.missing_permission.as_deref()),
+            head: BodyHead::new(result, check)?,
+            keeps_last_good,
+            legacy_last_good,
+        })
     }
 
     /// A sign-in failure in `result` becomes the connection's state and diagnosis, unless the
@@ -568,34 +693,6 @@ impl Store {
             .arg(u64::try_from(IDEMPOTENCY_WINDOW.as_millis()).unwrap_or(u64::MAX))
             .arg(ingested_at)
             .arg(result.scan_id.to_string());
-    }
-
-    /// The stored latest results of `checks` that are transient Errors in `result`: a transient
-    /// Error keeps the last good evaluation (a sign-in failure that needs the customer is news
-    /// of its own, carried by the connection error).
-    async fn previous_of_transient(
-        &self,
-        result: &ScanResult,
-        checks: &[CheckResult],
-    ) -> Result<HashMap<String, Option<String>>, StoreError> {
-        let transient: Vec<&str> = checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Error && result.connection_error.is_none())
-            .map(|c| c.check_id.as_str())
-            .collect();
-        if transient.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let values: Vec<Option<String>> = redis::cmd("HMGET")
-            .arg(self.keys.latest(result.connection_id))
-            .arg(&transient)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(transient
-            .into_iter()
-            .map(str::to_string)
-            .zip(values)
-            .collect())
     }
 
     /// Whether the connection was validated after `t` (a sign-in failure seen by a job that
@@ -764,91 +861,5 @@ impl Store {
             .query_async(&mut conn)
             .await?;
         Ok(set.is_some())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::messages::{Evidence, Finding, FindingStatus};
-
-    fn result(value: &str) -> CheckResult {
-        CheckResult {
-            check_id: "storage.min_tls_12".into(),
-            status: CheckStatus::Failed,
-            reason: "1 of 1".into(),
-            missing_permission: None,
-            findings: vec![Finding {
-                resource_id: "/subscriptions/s/x".into(),
-                resource_name: "x".into(),
-                resource_type: "t".into(),
-                location: None,
-                status: FindingStatus::Failed,
-                evidence: vec![Evidence {
-                    property: "properties.minimumTlsVersion".into(),
-                    value: serde_json::Value::String(value.into()),
-                    expected: "TLS1_2".into(),
-                }],
-                message: "m".into(),
-            }],
-        }
-    }
-
-    #[test]
-    fn fingerprints_are_those_of_the_canonical_json_tree() {
-        // The digest written as it streams must stay the one stored fingerprints were made with.
-        let tree = |result: &CheckResult| {
-            let findings = canonical_findings(result);
-            let canonical =
-                serde_json::json!([result.status.as_str(), result.missing_permission, findings,]);
-            let digest = Sha256::digest(canonical.to_string().as_bytes());
-            digest[..16]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        };
-        let finding = |id: &str, value: serde_json::Value| crate::messages::Finding {
-            resource_id: id.into(),
-            resource_name: "n".into(),
-            resource_type: "t".into(),
-            location: None,
-            status: crate::messages::FindingStatus::Failed,
-            evidence: vec![crate::messages::Evidence {
-                property: "properties.\"odd\" name".into(),
-                value,
-                expected: "x".into(),
-            }],
-            message: "m".into(),
-        };
-        let result = CheckResult {
-            check_id: "c".into(),
-            status: CheckStatus::Failed,
-            reason: "r".into(),
-            missing_permission: Some("Microsoft.Web/sites/config/list/action".into()),
-            findings: vec![
-                finding(
-                    "/B/ünïcode\u{1}",
-                    serde_json::json!({"a": [1, 2.5, null, "q\"uote"]}),
-                ),
-                finding("/a/x", serde_json::json!("TLS1_0")),
-            ],
-        };
-        assert_eq!(fingerprint(&result), tree(&result));
-        let empty = CheckResult {
-            findings: Vec::new(),
-            missing_permission: None,
-            ..result
-        };
-        assert_eq!(fingerprint(&empty), tree(&empty));
-    }
-
-    #[test]
-    fn fingerprint_follows_findings_not_wording() {
-        let a = result("TLS1_0");
-        let mut b = a.clone();
-        b.reason = "other words".into();
-        b.findings[0].message = "other message".into();
-        assert_eq!(fingerprint(&a), fingerprint(&b));
-        assert_ne!(fingerprint(&a), fingerprint(&result("TLS1_1")));
     }
 }

@@ -63,6 +63,41 @@ impl StagedJob {
     pub(super) fn key(&self) -> &str {
         &self.key
     }
+
+    /// Where the pieces of a check are, in part and chunk order (read each with
+    /// [`Store::staged_piece`]).
+    pub(super) fn pieces_of(&self, check_id: &str) -> Vec<StagedPiece<'_>> {
+        let fields = self.checks.get(check_id).into_iter().flatten();
+        let held = self.legacy.get(check_id).into_iter().flatten();
+        let mut pieces: Vec<StagedPiece<'_>> = fields
+            .map(|p| StagedPiece {
+                part: p.part,
+                chunk: p.chunk,
+                source: PieceSource::Field(&p.field),
+            })
+            .chain(held.map(|(part, chunk, check)| StagedPiece {
+                part: *part,
+                chunk: *chunk,
+                source: PieceSource::Held(check),
+            }))
+            .collect();
+        pieces.sort_by_key(|p| (p.part, p.chunk));
+        pieces
+    }
+}
+
+/// One staged piece of a check.
+pub(super) struct StagedPiece<'a> {
+    pub part: u32,
+    pub chunk: u32,
+    source: PieceSource<'a>,
+}
+
+enum PieceSource<'a> {
+    /// A field of the staging hash.
+    Field(&'a str),
+    /// Read already (inside a whole piece staged by an earlier build).
+    Held(&'a CheckResult),
 }
 
 #[derive(Debug)]
@@ -254,37 +289,28 @@ impl Store {
         })
     }
 
-    /// One check's staged pieces, in part and chunk order, each with its part. They are read
-    /// one at a time: each is up to a message's size as text.
-    pub async fn staged_check(
+    /// One staged piece of a check (`None` when it is gone: the job was ingested meanwhile).
+    pub(super) async fn staged_piece(
         &self,
         job: &StagedJob,
-        check_id: &str,
-    ) -> Result<Vec<(u32, CheckResult)>, StoreError> {
-        let Some(pieces) = job.checks.get(check_id) else {
-            return Ok(Vec::new());
+        piece: &StagedPiece<'_>,
+    ) -> Result<Option<CheckResult>, StoreError> {
+        let field = match piece.source {
+            PieceSource::Held(check) => return Ok(Some(check.clone())),
+            PieceSource::Field(field) => field,
         };
-        let mut out: Vec<(u32, u32, CheckResult)> =
-            job.legacy.get(check_id).cloned().unwrap_or_default();
-        let mut conn = self.conn.clone();
-        for piece in pieces {
-            let value: Option<String> = redis::cmd("HGET")
-                .arg(&job.key)
-                .arg(&piece.field)
-                .query_async(&mut conn)
-                .await?;
-            let Some(value) = value else { continue };
-            let check = serde_json::from_str(&value).map_err(|e| StoreError::Corrupt {
-                key: format!("{} {}", job.key, piece.field),
+        let value: Option<String> = redis::cmd("HGET")
+            .arg(&job.key)
+            .arg(field)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let Some(value) = value else { return Ok(None) };
+        serde_json::from_str(&value)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                key: format!("{} {field}", job.key),
                 reason: e.to_string(),
-            })?;
-            out.push((piece.part, piece.chunk, check));
-        }
-        out.sort_by_key(|(part, chunk, _)| (*part, *chunk));
-        Ok(out
-            .into_iter()
-            .map(|(part, _, check)| (part, check))
-            .collect())
+            })
     }
 
     /// Drops a job's staged pieces once its combined result is ingested.
