@@ -4,15 +4,12 @@
 
 use chrono::Utc;
 use shared::checks::CheckStatus;
-use shared::messages::{
-    ArmUsage, CheckResult, Evidence, Finding, FindingStatus, MESSAGE_VERSION, Message, ScanResult,
-    Trigger,
-};
+use shared::messages::{CheckResult, Evidence, Finding, FindingStatus, Trigger};
 use shared::store::{IngestOutcome, Staged, StagedJob, Store};
 use uuid::Uuid;
 
 mod store_support;
-use store_support::{cleanup, record, store};
+use store_support::{cleanup, record, scan_result as result, store};
 
 fn finding(i: usize, failed: bool) -> Finding {
     Finding {
@@ -61,26 +58,6 @@ fn checks(accounts: std::ops::Range<usize>) -> Vec<CheckResult> {
             findings: https,
         },
     ]
-}
-
-fn result(connection: Uuid, scan: Uuid, job: Uuid, checks: Vec<CheckResult>) -> ScanResult {
-    ScanResult {
-        schema: ScanResult::SCHEMA.into(),
-        version: MESSAGE_VERSION,
-        job_id: job,
-        scan_id: scan,
-        organization_id: "acme".into(),
-        connection_id: connection,
-        service: "storage".into(),
-        trigger: Trigger::Scheduled,
-        started_at: Utc::now(),
-        finished_at: Utc::now(),
-        worker: "test".into(),
-        arm: ArmUsage::default(),
-        checks,
-        connection_error: None,
-        fragment: None,
-    }
 }
 
 /// A connection with a scan of storage enqueued; returns (connection, scan).

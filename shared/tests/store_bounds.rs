@@ -6,39 +6,22 @@
 use chrono::Utc;
 use redis::AsyncCommands;
 use shared::checks::CheckStatus;
-use shared::messages::{
-    ArmUsage, CheckResult, ConnectionError, MESSAGE_VERSION, Message, ScanResult, Trigger,
-};
+use shared::messages::{CheckResult, ConnectionError, ScanResult, Trigger};
 use shared::store::{IDEMPOTENCY_WINDOW, IngestOutcome};
 use uuid::Uuid;
 
 mod store_support;
-use store_support::{cleanup, record, store};
+use store_support::{cleanup, record, scan_result, store};
 
 fn result(connection: Uuid, scan: Uuid) -> ScanResult {
-    ScanResult {
-        schema: ScanResult::SCHEMA.into(),
-        version: MESSAGE_VERSION,
-        job_id: Uuid::new_v4(),
-        scan_id: scan,
-        organization_id: "acme".into(),
-        connection_id: connection,
-        service: "storage".into(),
-        trigger: Trigger::Scheduled,
-        started_at: Utc::now(),
-        finished_at: Utc::now(),
-        worker: "test".into(),
-        arm: ArmUsage::default(),
-        checks: vec![CheckResult {
-            check_id: "storage.min_tls_12".into(),
-            status: CheckStatus::Passed,
-            reason: "r".into(),
-            missing_permission: None,
-            findings: vec![],
-        }],
-        connection_error: None,
-        fragment: None,
-    }
+    let check = CheckResult {
+        check_id: "storage.min_tls_12".into(),
+        status: CheckStatus::Passed,
+        reason: "r".into(),
+        missing_permission: None,
+        findings: vec![],
+    };
+    scan_result(connection, scan, Uuid::new_v4(), vec![check])
 }
 
 #[tokio::test]

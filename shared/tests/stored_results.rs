@@ -4,18 +4,14 @@
 //! not a history entry), and a transient Error keeps the last good evaluation read from the
 //! earlier text.
 
-use chrono::Utc;
 use redis::AsyncCommands;
 use shared::checks::CheckStatus;
-use shared::messages::{
-    ArmUsage, CheckResult, Evidence, Finding, FindingStatus, MESSAGE_VERSION, Message, ScanResult,
-    Trigger,
-};
+use shared::messages::{CheckResult, Evidence, Finding, FindingStatus, Trigger};
 use shared::store::{IngestOutcome, Store, legacy_fingerprint};
 use uuid::Uuid;
 
 mod store_support;
-use store_support::{cleanup, record, store};
+use store_support::{cleanup, record, scan_result, store};
 
 const CHECK: &str = "storage.min_tls_12";
 
@@ -56,23 +52,7 @@ async fn ingest(store: &Store, id: Uuid, check: CheckResult) -> Uuid {
         .start_scan(id, scan, &["storage"], Trigger::Scheduled)
         .await
         .expect("start");
-    let result = ScanResult {
-        schema: ScanResult::SCHEMA.into(),
-        version: MESSAGE_VERSION,
-        job_id: Uuid::new_v4(),
-        scan_id: scan,
-        organization_id: "acme".into(),
-        connection_id: id,
-        service: "storage".into(),
-        trigger: Trigger::Scheduled,
-        started_at: Utc::now(),
-        finished_at: Utc::now(),
-        worker: "test".into(),
-        arm: ArmUsage::default(),
-        checks: vec![check],
-        connection_error: None,
-        fragment: None,
-    };
+    let result = scan_result(id, scan, Uuid::new_v4(), vec![check]);
     assert!(matches!(
         store.ingest(&result).await.expect("ingest"),
         IngestOutcome::Applied { .. }

@@ -5,6 +5,7 @@
 
 use chrono::Utc;
 use redis::AsyncCommands;
+use shared::messages::{ArmUsage, CheckResult, MESSAGE_VERSION, Message, ScanResult, Trigger};
 use shared::store::{ConnectionRecord, Store};
 use uuid::Uuid;
 
@@ -26,6 +27,32 @@ pub fn record(id: Uuid) -> ConnectionRecord {
         "cloud": {"kind": "public"}, "created_at": Utc::now(), "updated_at": Utc::now(),
     }))
     .expect("record")
+}
+
+/// A scheduled storage job's result for connection `connection` of organization `acme`.
+pub fn scan_result(
+    connection: Uuid,
+    scan: Uuid,
+    job: Uuid,
+    checks: Vec<CheckResult>,
+) -> ScanResult {
+    ScanResult {
+        schema: ScanResult::SCHEMA.into(),
+        version: MESSAGE_VERSION,
+        job_id: job,
+        scan_id: scan,
+        organization_id: "acme".into(),
+        connection_id: connection,
+        service: "storage".into(),
+        trigger: Trigger::Scheduled,
+        started_at: Utc::now(),
+        finished_at: Utc::now(),
+        worker: "test".into(),
+        arm: ArmUsage::default(),
+        checks,
+        connection_error: None,
+        fragment: None,
+    }
 }
 
 /// Deletes every key under `prefix`.
