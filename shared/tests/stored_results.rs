@@ -126,3 +126,33 @@ async fn a_store_written_by_an_earlier_build_is_read_across_the_upgrade() {
     assert_eq!(again[0].last_good.as_ref(), Some(&kept));
     cleanup(&store, &prefix).await;
 }
+
+/// Offsets that do not fit the stored text (a value changed behind the store's back) keep no
+/// last good evaluation rather than a broken text, and the result is still stored.
+#[tokio::test]
+async fn offsets_that_do_not_fit_the_stored_text_keep_nothing() {
+    let (store, prefix) = store().await;
+    let id = Uuid::new_v4();
+    store.create_connection(&record(id)).await.expect("create");
+    let check = failed_check();
+    let error = CheckResult {
+        status: CheckStatus::Error,
+        reason: "Azure is throttling".into(),
+        findings: Vec::new(),
+        ..check.clone()
+    };
+    let fingerprints = store.keys().fingerprints(id);
+    for bad in ["9999|9|99999|0", "x|y|z|w", "1|500|2|0"] {
+        ingest(&store, id, check.clone()).await;
+        let mut conn = store.redis();
+        let entry: String = conn.hget(&fingerprints, CHECK).await.expect("entry");
+        let head: Vec<&str> = entry.split('|').take(3).collect();
+        let broken = format!("{}|{bad}", head.join("|"));
+        let _: () = conn.hset(&fingerprints, CHECK, broken).await.expect("fp");
+        ingest(&store, id, error.clone()).await;
+        let latest = store.latest_results(id).await.expect("still readable");
+        assert_eq!(latest[0].result.status, CheckStatus::Error, "{bad}");
+        assert_eq!(latest[0].last_good, None, "{bad}");
+    }
+    cleanup(&store, &prefix).await;
+}

@@ -163,20 +163,24 @@ local function entry_of(check_id)
   return e
 end
 -- The last good evaluation that a transient Error keeps, sliced out of the stored text; for a
--- text stored without offsets, the one the ingester read (or nil).
+-- text stored without offsets, the one the ingester read (or nil). Offsets that do not fit the
+-- text (a value changed behind the store's back) keep nothing rather than a broken text.
 local function last_good(check_id, e, legacy_lg)
   if not e[4] then
     if legacy_lg ~= '' then return legacy_lg end
     return nil
   end
   local text = redis.call('HGET', KEYS[2], check_id)
-  if not text then return nil end
+  local g, fs, fe, ls = tonumber(e[4]), tonumber(e[5]), tonumber(e[6]), tonumber(e[7])
+  if not (text and g and fs and fe and ls) then return nil end
   if e[2] ~= 'error' then
-    return string.sub(text, 1, tonumber(e[4])) .. ',"findings":' ..
-      string.sub(text, tonumber(e[5]), tonumber(e[6])) .. '}'
+    if g < 1 or fs <= g or fe < fs or fe > #text or string.sub(text, fs, fs) ~= '['
+      or string.sub(text, fe, fe) ~= ']' then return nil end
+    return string.sub(text, 1, g) .. ',"findings":' .. string.sub(text, fs, fe) .. '}'
   end
-  local ls = tonumber(e[7])
-  if ls > 0 then return string.sub(text, ls, #text - 1) end
+  if ls > fe and ls < #text and string.sub(text, ls, ls) == '{' then
+    return string.sub(text, ls, #text - 1)
+  end
   return nil
 end
 -- One check: latest result, fingerprint entry, counters, and a history entry if it changed.
@@ -185,7 +189,7 @@ end
 local function apply_check(check_id, status, fp, fp_legacy, head, g, findings, keep, legacy_lg)
   local finished_ms = tonumber(redis.call('HGET', KEYS[6], 'created_ms')) or now_ms
   local e = entry_of(check_id)
-  if e and tonumber(e[1]) > finished_ms then return end
+  if e and (tonumber(e[1]) or -1) > finished_ms then return end
   local lg = nil
   if keep == '1' and e then lg = last_good(check_id, e, legacy_lg) end
   local fs = #head
