@@ -365,3 +365,48 @@ async fn a_split_jobs_transient_error_keeps_the_whole_last_good_evaluation() {
     }
     cleanup(&store, &prefix).await;
 }
+
+/// A part's result is "in" once every chunk of it is staged, or once the job is ingested: a
+/// redelivered part (or one a re-run coordinator published again) then needs no Azure read.
+#[tokio::test]
+async fn a_parts_result_is_in_once_every_chunk_is_staged() {
+    use shared::messages::Fragment;
+    let (store, prefix) = store().await;
+    let (id, scan) = connection(&store).await;
+    let job = Uuid::new_v4();
+    let mut piece = result(id, scan, job, checks(0..300));
+    piece.fragment = Some(Fragment::whole(1, 2));
+    let chunks = shared::fragments::chunk(piece, 1, 2, 16 * 1024);
+    assert!(chunks.len() > 2, "{} chunks", chunks.len());
+    for (i, chunk) in chunks.iter().enumerate() {
+        assert!(
+            !store.part_result_in(id, job, 1).await.expect("in"),
+            "{i} of {} chunks staged",
+            chunks.len()
+        );
+        let fragment = chunk.fragment.expect("fragment");
+        store.stage_fragment(chunk, fragment).await.expect("stage");
+    }
+    assert!(store.part_result_in(id, job, 1).await.expect("in"));
+    assert!(!store.part_result_in(id, job, 0).await.expect("in"));
+    let mut coordinator = result(id, scan, job, checks(300..310));
+    coordinator.fragment = Some(Fragment::whole(0, 2));
+    let staged = store
+        .stage_fragment(&coordinator, Fragment::whole(0, 2))
+        .await
+        .expect("stage");
+    assert!(matches!(staged, Staged::Complete), "{staged:?}");
+    let staged = store.staged_job(id, job).await.expect("staged");
+    store.ingest_staged(&staged).await.expect("ingest");
+    // Staging is gone; the job is ingested: every part's result is in.
+    for part in [0, 1, 7] {
+        assert!(store.part_result_in(id, job, part).await.expect("in"));
+    }
+    assert!(
+        !store
+            .part_result_in(id, Uuid::new_v4(), 0)
+            .await
+            .expect("in")
+    );
+    cleanup(&store, &prefix).await;
+}

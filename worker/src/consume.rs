@@ -329,6 +329,11 @@ async fn handle(
                     }
                 }
             }
+            Err(JobError::AlreadyDone) => {
+                tracing::info!("the job's result is in already; nothing to run");
+                ack(&delivery).await;
+                completed("already_done");
+            }
             Err(JobError::ConnectionGone(id)) => {
                 tracing::info!(connection_id = %id, "connection deleted; dropping its job");
                 ack(&delivery).await;

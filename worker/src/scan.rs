@@ -37,6 +37,9 @@ pub enum JobError {
     /// A part job could not be published (the broker); try again later.
     #[error("{0}")]
     Publish(shared::broker::BrokerError),
+    /// The job's result is in already (staged or ingested): running it would change nothing.
+    #[error("the job's result is in already")]
+    AlreadyDone,
 }
 
 /// What a job needs from the process.
@@ -99,6 +102,16 @@ pub async fn execute<P: PartOut>(
             "job names organization {:?} but connection {} belongs to another",
             job.organization_id, job.connection_id
         )));
+    }
+    // A redelivered part, or one a re-run coordinator published again, whose result is in
+    // already: no Azure read.
+    let part = job.part.as_ref().map_or(0, |p| p.index);
+    if ctx
+        .store
+        .part_result_in(job.connection_id, job.job_id, part)
+        .await?
+    {
+        return Err(JobError::AlreadyDone);
     }
     let principal = principal_of(ctx, &record)?;
     // One token up front: if the principal cannot sign in, no collection can succeed, and the

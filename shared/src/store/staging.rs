@@ -107,6 +107,18 @@ struct PieceOf {
     field: String,
 }
 
+/// KEYS: staging hash, ingested jobs. ARGV: part, job id. 1 when the part's every chunk is
+/// staged or the job is ingested.
+const PART_RESULT_IN: &str = r#"
+if redis.call('ZSCORE', KEYS[2], ARGV[2]) then return 1 end
+local n = tonumber(redis.call('HGET', KEYS[1], 'n:' .. ARGV[1]))
+if not n then return 0 end
+for c = 0, n - 1 do
+  if redis.call('HEXISTS', KEYS[1], 'p:' .. ARGV[1] .. ':' .. c) == 0 then return 0 end
+end
+return 1
+"#;
+
 const STAGE: &str = r#"
 -- KEYS[1]: staging hash of one job. ARGV: 1 piece field (p:<part>:<chunk>), 2 piece JSON,
 -- 3 parts, 4 part, 5 chunks, 6 ttl ms, 7 max staged bytes, 8 continuation part or '',
@@ -321,6 +333,26 @@ impl Store {
             .query_async::<i64>(&mut conn)
             .await?;
         Ok(())
+    }
+
+    /// Whether part `part` of a job (0: the job itself, or a split job's coordinator) has its
+    /// whole result in: every chunk of it staged, or the job ingested. A redelivered part, or a
+    /// part a re-run coordinator published again, then needs no Azure read: its result would
+    /// change nothing.
+    pub async fn part_result_in(
+        &self,
+        connection_id: Uuid,
+        job_id: Uuid,
+        part: u32,
+    ) -> Result<bool, StoreError> {
+        let done: i64 = redis::Script::new(PART_RESULT_IN)
+            .key(self.keys.staging(connection_id, job_id))
+            .key(self.keys.ingested_jobs(connection_id))
+            .arg(part)
+            .arg(job_id.to_string())
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        Ok(done == 1)
     }
 
     /// Whether the result of `job_id` was already ingested (a late piece then changes nothing).

@@ -603,3 +603,79 @@ async fn a_list_that_fails_after_its_parts_went_out_fails_their_checks() {
     }
     fleet.shutdown().await.expect("cleanup");
 }
+
+/// A part job whose result is in already (a redelivered part, or one a coordinator re-run
+/// after its worker died published again) is acked without a single Azure request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_part_whose_result_is_in_is_not_run_again() {
+    let scenario = azure_emulator::Scenario::from_json(&world(0).to_string()).expect("scenario");
+    let fleet = Fleet::start(
+        scenario,
+        FleetOptions {
+            workers: 1,
+            scan_on_create: false,
+            part_reads: 40,
+            ..FleetOptions::default()
+        },
+    )
+    .await
+    .expect("fleet");
+    let id = create_connection(&fleet).await;
+    let scan = fleet.rescan(id, Some(&["storage"])).await.expect("rescan");
+    fleet
+        .wait_for_scan(id, scan, Duration::from_secs(240))
+        .await
+        .expect("the storage scan completes");
+    fleet.emulator.reset_counters();
+    let account = format!(
+        "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa00001"
+    );
+    let part = json!({
+        "schema": "scan-job", "version": 1,
+        "job_id": shared::messages::job_id_for(scan, "storage"), "scan_id": scan,
+        "organization_id": "big-org", "connection_id": id, "service": "storage",
+        "trigger": "on_demand", "requested_at": chrono::Utc::now(),
+        "part": {"index": 1, "of": 9, "collection": "storage.accounts",
+                 "items": [{"id": account, "name": "sa00001", "location": "westeurope",
+                            "type": "Microsoft.Storage/storageAccounts", "kind": "StorageV2",
+                            "properties": {"minimumTlsVersion": "TLS1_2"}}]}
+    });
+    let body = part.to_string();
+    let signature = fleet.result_keys.sign(body.as_bytes());
+    fleet
+        .publish_with_headers(
+            routing::JOB_ONDEMAND,
+            body.as_bytes(),
+            &[(shared::signing::SIGNATURE_HEADER, &signature)],
+        )
+        .await
+        .expect("publish");
+    let metrics = format!("http://{}/metrics", fleet.worker_metrics[0]);
+    e2e::wait_until(
+        "the worker acks the part as done already",
+        Duration::from_secs(120),
+        || {
+            let metrics = metrics.clone();
+            async move {
+                let text = reqwest::get(metrics)
+                    .await
+                    .expect("metrics")
+                    .text()
+                    .await
+                    .expect("text");
+                text.lines().any(|l| {
+                    l.starts_with("fleet_jobs_completed_total{")
+                        && l.contains("outcome=\"already_done\"")
+                        && l.trim_end().ends_with(" 1")
+                })
+            }
+        },
+    )
+    .await;
+    let requests: u64 = fleet.emulator.counters().by_endpoint.values().sum();
+    assert_eq!(
+        requests, 0,
+        "no Azure request for a part whose result is in"
+    );
+    fleet.shutdown().await.expect("cleanup");
+}
