@@ -15,6 +15,7 @@ mod keys;
 mod redis_conn;
 mod results;
 mod schedule;
+mod staged_results;
 mod staging;
 mod stored_body;
 mod tokens;

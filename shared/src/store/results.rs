@@ -31,7 +31,6 @@ use super::fingerprint::{FindingsDigest, Fingerprints};
 use super::stored_body::{BodyHead, write_findings};
 use super::{StagedJob, Store, StoreError};
 use crate::checks::CheckStatus;
-use crate::fragments::CheckCombiner;
 use crate::messages::{CheckResult, ScanResult, Trigger};
 
 /// The latest result of a check, as stored and served.
@@ -272,7 +271,7 @@ return finish_job()
 /// `a:<check id>` in the staging hash so that a retry after a failure part-way does not apply
 /// it twice. Returns 3 applied (or already), the refusals of [`INGEST_PRELUDE`], -3 when the
 /// staged pieces are gone, or -4 when the findings' text is not all there (it expired).
-static INGEST_CHECK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+pub(super) static INGEST_CHECK: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "{INGEST_PRELUDE}
 local refused = refusal()
@@ -297,7 +296,7 @@ return 3
 
 /// The end of a combined result, once every check is in: the job's records, and the staged
 /// pieces dropped. Returns as [`INGEST_WHOLE`].
-static INGEST_FINISH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+pub(super) static INGEST_FINISH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "{INGEST_PRELUDE}
 local refused = refusal()
@@ -337,7 +336,7 @@ struct ScanSummary<'a> {
 }
 
 /// The summary of a job kept in the scans stream.
-fn summary_of(
+pub(super) fn summary_of(
     result: &ScanResult,
     counts: std::collections::BTreeMap<&'static str, usize>,
 ) -> Result<String, StoreError> {
@@ -352,7 +351,7 @@ fn summary_of(
 }
 
 /// A check's arguments to an ingestion script but its findings (see [`INGEST_PRELUDE`]).
-struct CheckArgs {
+pub(super) struct CheckArgs {
     id: String,
     status: &'static str,
     fingerprints: Fingerprints,
@@ -364,7 +363,7 @@ struct CheckArgs {
 }
 
 impl CheckArgs {
-    fn push(&self, invocation: &mut redis::ScriptInvocation<'_>, findings: &[u8]) {
+    pub(super) fn push(&self, invocation: &mut redis::ScriptInvocation<'_>, findings: &[u8]) {
         invocation
             .arg(&self.id)
             .arg(self.status)
@@ -380,17 +379,17 @@ impl CheckArgs {
 
 /// What the ingester knows of a check's stored result before storing the next: its fingerprint
 /// entry (see `apply_check`).
-struct StoredEntry(Option<String>);
+pub(super) struct StoredEntry(pub(super) Option<String>);
 
 impl StoredEntry {
     /// Stored by an earlier build: no offsets, and the earlier kind of fingerprint.
-    fn is_legacy(&self) -> bool {
+    pub(super) fn is_legacy(&self) -> bool {
         self.0.as_deref().is_some_and(|e| e.split('|').count() < 7)
     }
 }
 
 /// What an ingestion script's answer means.
-fn outcome_of(code: i64) -> IngestOutcome {
+pub(super) fn outcome_of(code: i64) -> IngestOutcome {
     match code {
         -1 => IngestOutcome::Refused("the connection does not exist"),
         -2 => IngestOutcome::Refused("no scan of this connection was enqueued for this service"),
@@ -448,137 +447,12 @@ impl Store {
         Ok(outcome_of(code))
     }
 
-    /// Ingests a job's result from its staged pieces (every one in), one check at a time, and
-    /// without holding even one check whole: a check's pieces are read one by one, combined as
-    /// they come ([`CheckCombiner`]), fingerprinted finding by finding ([`FindingsDigest`]), and
-    /// their findings' text is appended to a temporary key that the ingestion script joins into
-    /// the stored result (`stored_body.rs`). The job's own records come last, once every check
-    /// is in, and drop the staged pieces; a retry after a failure part-way skips the checks
-    /// already stored. Idempotent on the job id like [`Self::ingest`].
-    pub async fn ingest_staged(&self, staged: &StagedJob) -> Result<IngestOutcome, StoreError> {
-        let Some(header) = crate::fragments::combine_envelopes(staged.envelopes.clone()) else {
-            return Ok(IngestOutcome::Refused("no pieces to combine"));
-        };
-        self.note_connection_error(&header).await?;
-        let service = crate::checks::service(&header.service);
-        let mut ids: Vec<&str> = staged.check_ids().collect();
-        if let Some(service) = service {
-            ids.sort_by_key(|id| service.checks.iter().position(|c| c.meta.id == *id));
-        }
-        let ingested_at = Utc::now().to_rfc3339();
-        let mut counts = std::collections::BTreeMap::new();
-        for id in ids {
-            let pieces = staged.pieces_of(id);
-            let several_parts = pieces.windows(2).any(|w| w[0].part != w[1].part);
-            let entry = self
-                .stored_entries(header.connection_id, &[id])
-                .await?
-                .pop()
-                .unwrap_or(StoredEntry(None));
-            let mut combiner = CheckCombiner::new(service, id, several_parts);
-            let mut digest = FindingsDigest::new(entry.is_legacy());
-            // This attempt's own key: two ingesters racing on one job never write into each
-            // other's text.
-            let findings_key = format!("{}:findings:{}:{}", staged.key(), id, Uuid::new_v4());
-            let (mut written, mut bytes) = (0usize, 0usize);
-            for piece in &pieces {
-                let Some(check) = self.staged_piece(staged, piece).await? else {
-                    continue;
-                };
-                let findings = combiner.add(check);
-                if findings.is_empty() {
-                    continue;
-                }
-                findings.iter().for_each(|f| digest.add(f));
-                let mut text = Vec::new();
-                let first = written == 0;
-                write_findings(&findings, &mut written, &mut text)?;
-                drop(findings);
-                bytes += text.len();
-                self.append_findings(&findings_key, first, text).await?;
-            }
-            let Some(combined) = combiner.finish() else {
-                continue;
-            };
-            if !combined.keeps_findings {
-                // A failed part decided the check: it has no findings.
-                digest = FindingsDigest::new(entry.is_legacy());
-                bytes = 0;
-                self.drop_key(&findings_key).await?;
-            }
-            let check = combined.header;
-            *counts.entry(check.status.as_str()).or_insert(0) += 1;
-            let args = self.check_args(&header, &check, digest, &entry).await?;
-            let script = redis::Script::new(&INGEST_CHECK);
-            let mut invocation = script.prepare_invoke();
-            self.ingestion_args(&mut invocation, &header, "", &ingested_at, Some(staged));
-            invocation.key(&findings_key).arg(1);
-            args.push(&mut invocation, bytes.to_string().as_bytes());
-            let code: i64 = invocation.invoke_async(&mut self.conn.clone()).await?;
-            match code {
-                3 => {}
-                -3 => return Ok(IngestOutcome::Refused("the staged pieces expired")),
-                -4 => {
-                    return Err(StoreError::Corrupt {
-                        key: findings_key,
-                        reason: "the findings written for the check expired before use".into(),
-                    });
-                }
-                other => return Ok(outcome_of(other)),
-            }
-        }
-        let summary = summary_of(&header, counts)?;
-        let script = redis::Script::new(&INGEST_FINISH);
-        let mut invocation = script.prepare_invoke();
-        self.ingestion_args(
-            &mut invocation,
-            &header,
-            &summary,
-            &ingested_at,
-            Some(staged),
-        );
-        invocation.arg(0);
-        let code: i64 = invocation.invoke_async(&mut self.conn.clone()).await?;
-        Ok(outcome_of(code))
-    }
-
-    /// Appends a piece's findings text to a check's temporary key (set afresh by the first).
-    async fn append_findings(
-        &self,
-        key: &str,
-        first: bool,
-        text: Vec<u8>,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        if first {
-            // Long enough for any one attempt; a key left by an attempt that died goes soon.
-            redis::cmd("SET")
-                .arg(key)
-                .arg(text)
-                .arg("EX")
-                .arg(3600)
-                .query_async::<()>(&mut conn)
-                .await?;
-        } else {
-            redis::cmd("APPEND")
-                .arg(key)
-                .arg(text)
-                .query_async::<i64>(&mut conn)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn drop_key(&self, key: &str) -> Result<(), StoreError> {
-        redis::cmd("DEL")
-            .arg(key)
-            .query_async::<i64>(&mut self.conn.clone())
-            .await?;
-        Ok(())
-    }
-
     /// The fingerprint entries of checks of a connection, in the order of `ids`.
-    async fn stored_entries(&self, id: Uuid, ids: &[&str]) -> Result<Vec<StoredEntry>, StoreError> {
+    pub(super) async fn stored_entries(
+        &self,
+        id: Uuid,
+        ids: &[&str],
+    ) -> Result<Vec<StoredEntry>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -595,7 +469,7 @@ impl Store {
     /// good evaluation; a sign-in failure that needs the customer is news of its own, carried by
     /// the connection error. The script slices it out of the stored text, except from a text
     /// stored by an earlier build, which is read here.
-    async fn check_args(
+    pub(super) async fn check_args(
         &self,
         result: &ScanResult,
         check: &CheckResult,
@@ -628,7 +502,10 @@ impl Store {
     /// A sign-in failure in `result` becomes the connection's state and diagnosis, unless the
     /// connection was validated since the job started. Before the results, so that the script
     /// does not mark the scan's connection active.
-    async fn note_connection_error(&self, result: &ScanResult) -> Result<(), StoreError> {
+    pub(super) async fn note_connection_error(
+        &self,
+        result: &ScanResult,
+    ) -> Result<(), StoreError> {
         let id = result.connection_id;
         let Some(error) = &result.connection_error else {
             return Ok(());
@@ -666,7 +543,7 @@ impl Store {
 
     /// The keys and the arguments before the check count that every ingestion script takes
     /// (see [`INGEST_PRELUDE`]); the staging hash last for a combined result.
-    fn ingestion_args(
+    pub(super) fn ingestion_args(
         &self,
         invocation: &mut redis::ScriptInvocation<'_>,
         result: &ScanResult,
