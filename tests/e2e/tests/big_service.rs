@@ -72,6 +72,25 @@ async fn create_connection(fleet: &Fleet) -> Uuid {
     fleet.connect("big-org", &who).await.expect("create")
 }
 
+/// A fleet of `workers` in-process workers that split the storage scan into parts of 40 reads,
+/// and the world's connection (not scanned yet).
+async fn split_fleet(workers: usize) -> (Fleet, Uuid) {
+    let scenario = azure_emulator::Scenario::from_json(&world(0).to_string()).expect("scenario");
+    let fleet = Fleet::start(
+        scenario,
+        FleetOptions {
+            workers,
+            scan_on_create: false,
+            part_reads: 40,
+            ..FleetOptions::default()
+        },
+    )
+    .await
+    .expect("fleet");
+    let id = create_connection(&fleet).await;
+    (fleet, id)
+}
+
 /// A check's status, reason, and sorted (resource id, finding status).
 type CheckOutcome = (String, String, Vec<(String, String)>);
 
@@ -552,19 +571,7 @@ async fn pieces_are_staged_once_and_combined_when_all_are_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_list_that_fails_after_its_parts_went_out_fails_their_checks() {
     use azure_emulator::Fault;
-    let scenario = azure_emulator::Scenario::from_json(&world(0).to_string()).expect("scenario");
-    let fleet = Fleet::start(
-        scenario,
-        FleetOptions {
-            workers: 2,
-            scan_on_create: false,
-            part_reads: 40,
-            ..FleetOptions::default()
-        },
-    )
-    .await
-    .expect("fleet");
-    let id = create_connection(&fleet).await;
+    let (fleet, id) = split_fleet(2).await;
     // Pages 1 and 2 (200 accounts: five parts of 40) are served; page 3 is refused.
     let list = format!("/subscriptions/{SUB}/providers/Microsoft.Storage/storageAccounts");
     fleet
@@ -608,19 +615,7 @@ async fn a_list_that_fails_after_its_parts_went_out_fails_their_checks() {
 /// after its worker died published again) is acked without a single Azure request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_part_whose_result_is_in_is_not_run_again() {
-    let scenario = azure_emulator::Scenario::from_json(&world(0).to_string()).expect("scenario");
-    let fleet = Fleet::start(
-        scenario,
-        FleetOptions {
-            workers: 1,
-            scan_on_create: false,
-            part_reads: 40,
-            ..FleetOptions::default()
-        },
-    )
-    .await
-    .expect("fleet");
-    let id = create_connection(&fleet).await;
+    let (fleet, id) = split_fleet(1).await;
     let scan = fleet.rescan(id, Some(&["storage"])).await.expect("rescan");
     fleet
         .wait_for_scan(id, scan, Duration::from_secs(240))
