@@ -5,8 +5,9 @@
 //! default. A worker therefore cuts a result over its byte bound into chunks ([`chunk`]) —
 //! whole checks where they fit, a big check's findings across several chunks — and a split job
 //! (see `checks::parts`) sends one result per part. Every piece carries a [`Fragment`]; the
-//! ingester stages pieces until all are in and then ingests [`combine`]'s single result, so
-//! latest results and history look exactly as if one message had carried everything.
+//! ingester stages pieces until all are in and then stores each check as [`CheckCombiner`]
+//! combines its pieces (what [`combine`] does in memory for a whole result), so latest results
+//! and history look exactly as if one message had carried everything.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -127,8 +128,8 @@ fn bounded_finding(mut finding: Finding, limit: usize) -> Finding {
 
 /// One result from every piece of a job's result (all chunks of all parts). The caller has
 /// checked that the pieces are complete and belong to one job. (The ingester does the same one
-/// check at a time, with [`combine_envelopes`] and [`combine_pieces`], so that it never holds a
-/// whole big result.)
+/// check at a time, with [`combine_envelopes`] and [`CheckCombiner`], so that it never holds a
+/// big result, nor even one of its checks.)
 pub fn combine(mut pieces: Vec<ScanResult>) -> Option<ScanResult> {
     pieces.sort_by_key(|p| p.fragment.map(|f| (f.part, f.chunk)).unwrap_or((0, 0)));
     // check id -> its pieces in order, each with its part
