@@ -389,6 +389,16 @@ async fn a_parts_result_is_in_once_every_chunk_is_staged() {
     }
     assert!(store.part_result_in(id, job, 1).await.expect("in"));
     assert!(!store.part_result_in(id, job, 0).await.expect("in"));
+    // A chunk count changed behind the store's back to something huge is not walked: "run it".
+    let key = format!("{prefix}{{conn:{id}}}:staging:{job}");
+    let _: () = redis::cmd("HSET")
+        .arg(&key)
+        .arg("n:5")
+        .arg(1_000_000_000u64)
+        .query_async(&mut store.redis())
+        .await
+        .expect("hset");
+    assert!(!store.part_result_in(id, job, 5).await.expect("in"));
     let mut coordinator = result(id, scan, job, checks(300..310));
     coordinator.fragment = Some(Fragment::whole(0, 2));
     let staged = store

@@ -89,16 +89,7 @@ impl FindingsDigest {
         let mut hasher = HashWriter(Sha256::new());
         // (strings and tuples cannot fail to serialize)
         let _ = serde_json::to_writer(&mut hasher, &canonical);
-        let digest = hasher.0.finalize();
-        let mut carry = false;
-        for (i, limb) in self.sum.iter_mut().enumerate() {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&digest[i * 8..i * 8 + 8]);
-            let (partial, c1) = limb.overflowing_add(u64::from_le_bytes(word));
-            let (total, c2) = partial.overflowing_add(u64::from(carry));
-            *limb = total;
-            carry = c1 || c2;
-        }
+        add_le(&mut self.sum, &hasher.0.finalize());
         self.count += 1;
         if let Some(legacy) = &mut self.legacy {
             legacy.push(canonical);
@@ -128,6 +119,19 @@ impl FindingsDigest {
             current: format!("{VERSION_PREFIX}{current}"),
             legacy,
         }
+    }
+}
+
+/// `sum += digest` modulo 2^256, both little-endian (the digest's 32 bytes as four limbs).
+fn add_le(sum: &mut [u64; 4], digest: &[u8]) {
+    let mut carry = false;
+    for (limb, word) in sum.iter_mut().zip(digest.chunks_exact(8)) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let (partial, c1) = limb.overflowing_add(u64::from_le_bytes(bytes));
+        let (total, c2) = partial.overflowing_add(u64::from(carry));
+        *limb = total;
+        carry = c1 || c2;
     }
 }
 
@@ -242,8 +246,16 @@ mod tests {
     }
 
     #[test]
-    fn sums_carry_across_limbs() {
-        // Many findings: the sum wraps limbs; the same multiset still gives the same digest.
+    fn sums_carry_across_limbs_and_wrap_at_2_to_the_256() {
+        let le =
+            |limbs: [u64; 4]| -> Vec<u8> { limbs.iter().flat_map(|l| l.to_le_bytes()).collect() };
+        let mut sum = [u64::MAX, u64::MAX, 0, 7];
+        add_le(&mut sum, &le([1, 0, 0, 0]));
+        assert_eq!(sum, [0, 0, 1, 7], "the carry runs through two limbs");
+        let mut sum = [u64::MAX; 4];
+        add_le(&mut sum, &le([2, 0, 0, 0]));
+        assert_eq!(sum, [1, 0, 0, 0], "the top carry is dropped");
+        // Many findings in either order: the same digest.
         let findings: Vec<_> = (0..500)
             .map(|i| finding(&format!("/r/{i}"), serde_json::json!(i)))
             .collect();

@@ -107,12 +107,12 @@ struct PieceOf {
     field: String,
 }
 
-/// KEYS: staging hash, ingested jobs. ARGV: part, job id. 1 when the part's every chunk is
-/// staged or the job is ingested.
+/// KEYS: staging hash, ingested jobs. ARGV: part, job id, most chunks a part has. 1 when the
+/// part's every chunk is staged or the job is ingested (a count out of bounds: 0, run it).
 const PART_RESULT_IN: &str = r#"
 if redis.call('ZSCORE', KEYS[2], ARGV[2]) then return 1 end
 local n = tonumber(redis.call('HGET', KEYS[1], 'n:' .. ARGV[1]))
-if not n then return 0 end
+if not n or n > tonumber(ARGV[3]) then return 0 end
 for c = 0, n - 1 do
   if redis.call('HEXISTS', KEYS[1], 'p:' .. ARGV[1] .. ':' .. c) == 0 then return 0 end
 end
@@ -350,6 +350,7 @@ impl Store {
             .key(self.keys.ingested_jobs(connection_id))
             .arg(part)
             .arg(job_id.to_string())
+            .arg(crate::messages::MAX_CHUNKS)
             .invoke_async(&mut self.conn.clone())
             .await?;
         Ok(done == 1)
